@@ -1,7 +1,7 @@
 """The one typed settings object, read from the environment (Azure app settings locally and in Azure).
 
 Field names are the app-setting names, so `local.settings.json.example`, the Bicep app settings and
-this class can be checked against each other (tests/code/test_settings_consistency.py). Nothing is
+this class can be checked against each other (tests/code/test_infra_consistency.py). Nothing is
 read or created at import time: call `get_settings()`.
 """
 
@@ -20,7 +20,10 @@ DEFAULT_LOCAL_ROOT = Path(".local")
 class Settings(BaseSettings):
     """Every setting the code reads. Secrets have no default."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+    # env_ignore_empty: `func start` exports unset values as "", which must mean "not set".
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     # --- model store -------------------------------------------------------------------------
     MODEL_STORE_PATH: Path = Field(

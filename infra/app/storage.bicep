@@ -1,0 +1,74 @@
+// One StorageV2 account, Entra ID only (no shared keys, no anonymous blobs, TLS 1.2):
+// the Functions host storage (AzureWebJobsStorage), the Flex deployment package container,
+// the model store (`models`) and the harvested feedback (`feedback`).
+
+param name string
+param location string
+param tags object
+
+@description('Container Flex Consumption deploys the app package to.')
+param deploymentContainerName string
+
+@description('Container of model bundles and the champion pointer (MODEL_STORE_CONTAINER).')
+param modelsContainerName string
+
+@description('Container of harvested feedback (FEEDBACK_CONTAINER).')
+param feedbackContainerName string
+
+@description('Days a deleted blob or container can be restored (rolls back an overwritten model).')
+@minValue(1)
+@maxValue(365)
+param softDeleteDays int = 7
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    dnsEndpointType: 'Standard'
+    minimumTlsVersion: 'TLS1_2'
+    publicNetworkAccess: 'Enabled'
+    supportsHttpsTrafficOnly: true
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteDays
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteDays
+    }
+  }
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for containerName in [deploymentContainerName, modelsContainerName, feedbackContainerName]: {
+    parent: blobService
+    name: containerName
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob

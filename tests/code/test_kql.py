@@ -1,0 +1,116 @@
+"""One KQL file, two users: the harvest (wrapped, paged) and the Bicep alert (the file as is).
+
+Both are parsed by Microsoft's Kusto language service (tests/kusto, an npm package) against the
+AppTraces schema from the Azure Monitor reference, so a typo in a column, a function or the
+syntax fails here instead of in Azure. The names the query extracts from Properties must be the
+ones the event defines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from shared.feedback_event import EVENT_NAME, PROPERTIES
+from shared.harvest import QUERY_PATH, Watermark, build_harvest_query, load_query
+
+pytestmark = pytest.mark.code
+
+KUSTO_DIR = Path(__file__).resolve().parents[1] / "kusto"
+CHECKER = KUSTO_DIR / "check_kql.mjs"
+PACKAGE = KUSTO_DIR / "node_modules" / "@kusto" / "language-service-next"
+PROPERTY_RE = re.compile(r'Properties\["([^"]+)"\]')
+
+
+def harvest_query(since: Watermark | None = None) -> str:
+    """The query exactly as LogsQuerySource sends it (by default with seen ids at the mark)."""
+    since = since or Watermark(
+        datetime(2024, 3, 4, 3, 0, 0, 123456, tzinfo=UTC),
+        frozenset({"3f2b8c1e-7a4d-4b7e-9c7a-1d2e3f4a5b6c", "0b7e2c9d-1111-4222-8333-944455556666"}),
+    )
+    return build_harvest_query(load_query(), since, datetime(2024, 3, 11, tzinfo=UTC), 50_000)
+
+
+def broken(suffix: str) -> str:
+    return f"{load_query().strip()}\n{suffix}\n"
+
+
+# Every query checked, by name; the parser takes seconds to load, so one node run checks all.
+QUERIES = {
+    "harvest_fresh": lambda: harvest_query(Watermark()),
+    "harvest_seen_ids": harvest_query,
+    "broken_column": lambda: broken("| project TimeGenerated, prediction_id, Tezt"),
+    "broken_table_column": lambda: broken("| where SeverityLevl > 1"),
+    "broken_syntax": lambda: broken("| summarize count() by bin(TimeGenerated, 1h"),
+    "broken_table": lambda: load_query().replace("AppTraces", "AppTrace"),
+}
+
+
+@pytest.fixture(scope="module")
+def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    """{query name (or the KQL file's path): diagnostics}, from one run of check_kql.mjs."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the Kusto language service needs it")
+    if not PACKAGE.is_dir():
+        pytest.skip("tests/kusto/node_modules is missing: run `npm ci` in tests/kusto")
+    folder = tmp_path_factory.mktemp("kql")
+    paths = {name: folder / f"{name}.kql" for name in QUERIES}
+    for name, path in paths.items():
+        path.write_text(QUERIES[name](), encoding="utf-8")
+    completed = subprocess.run(
+        [node, str(CHECKER), str(QUERY_PATH), *map(str, paths.values())],
+        capture_output=True,
+        text=True,
+        cwd=KUSTO_DIR,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 1, completed.stderr  # the broken ones must fail the run
+    report = json.loads(completed.stdout)
+    by_name = {name: report[str(path)] for name, path in paths.items()}
+    return {"alert_file": report[str(QUERY_PATH)], **by_name}
+
+
+def test_the_alert_query_file_has_no_diagnostics(diagnostics: dict[str, list[dict]]) -> None:
+    assert diagnostics["alert_file"] == []
+
+
+@pytest.mark.parametrize("name", ["harvest_fresh", "harvest_seen_ids"])
+def test_the_harvest_query_has_no_diagnostics(
+    diagnostics: dict[str, list[dict]], name: str
+) -> None:
+    assert diagnostics[name] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("broken_column", "Tezt"),
+        ("broken_table_column", "SeverityLevl"),
+        ("broken_syntax", None),
+        ("broken_table", "AppTrace"),
+    ],
+)
+def test_a_broken_query_is_caught(
+    diagnostics: dict[str, list[dict]], name: str, expected: str | None
+) -> None:
+    assert diagnostics[name], f"{name} should have a diagnostic"
+    if expected:
+        assert any(expected in d["message"] for d in diagnostics[name])
+
+
+def test_the_query_reads_the_properties_the_event_defines() -> None:
+    text = load_query()
+    assert PROPERTY_RE.findall(text) == list(PROPERTIES)
+    assert f'Message == "{EVENT_NAME}"' in text
+    assert re.search(r"^AppTraces$", text, re.MULTILINE)
+    assert harvest_query().startswith("let harvest_since")
+    assert "take 50000" in harvest_query()
+    assert text.strip() in harvest_query()

@@ -1,0 +1,121 @@
+"""Studies that justify defaults: normaliser ablation, airline-only vs whole corpus, bundle checks."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.inference import Predictor
+from shared.normalise import DEFAULT_OPTIONS, STEPS, normalise_text
+from training import evaluate, tracking, train
+from training.pipeline import featurise, load_prepared, score_candidate
+from training.progress import progress
+
+ABLATION_CONFIG = train.TrainConfig(c_grid=(1.0,), cv_folds=2)
+LATENCY_SAMPLE = 2000
+
+
+def evaluate_bundle(bundle_dir: Path, work_dir: Path) -> dict[str, Any]:
+    """Metrics of a bundle computed by the serving code path, on the prepared test sets."""
+    predictor = Predictor(bundle_dir)
+    frames, _ = load_prepared(work_dir)
+    results: dict[str, Any] = {
+        "version": predictor.version,
+        "threshold": predictor.manifest.threshold,
+    }
+    for name in ("test", "manual_test"):
+        if name in frames:
+            with progress(f"scoring {name} with onnxruntime"):
+                scores = predictor.negative_probabilities(frames[name]["text"].tolist())
+            results[name] = evaluate.compute_metrics(
+                frames[name]["label"].to_numpy(), scores, predictor.manifest.threshold
+            )
+    return results
+
+
+def measure_normalise_us(texts: list[str], options: Any) -> float:
+    start = time.perf_counter()
+    for text in texts:
+        normalise_text(text, options)
+    return (time.perf_counter() - start) / max(len(texts), 1) * 1e6
+
+
+def run_ablation(work_dir: Path) -> str:
+    """Train the exported model kind once with every step on, then once per step switched off."""
+    frames, _ = load_prepared(work_dir)
+    sample = frames["test"]["text"].tolist()[:LATENCY_SAMPLE]
+    rows = []
+    variants = [("(all default steps on)", DEFAULT_OPTIONS)]
+    variants += [
+        (f"without {step}", DEFAULT_OPTIONS.without(step))
+        for step in STEPS
+        if getattr(DEFAULT_OPTIONS, step)
+    ]
+    with tracking.start_run("ablation", tags={"stage": "ablation"}):
+        for name, options in variants:
+            with tracking.start_run(name, nested=True):
+                features = featurise(frames, options)
+                _, _, scores = score_candidate("tfidf_lr_vader", features, ABLATION_CONFIG)
+                metrics = evaluate.compute_metrics(
+                    features["test"]["label"].to_numpy(), scores["test"], 0.5
+                )
+                manual = (
+                    evaluate.compute_metrics(
+                        features["manual_test"]["label"].to_numpy(), scores["manual_test"], 0.5
+                    )
+                    if "manual_test" in features
+                    else {"accuracy": float("nan")}
+                )
+                latency = measure_normalise_us(sample, options)
+                tracking.log_params(options.to_dict())
+                tracking.log_metrics(
+                    {
+                        "test_accuracy": metrics["accuracy"],
+                        "test_recall_neg": metrics["recall_neg"],
+                        "manual_accuracy": manual["accuracy"],
+                        "normalise_us": latency,
+                    }
+                )
+                rows.append(
+                    (name, metrics["accuracy"], metrics["recall_neg"], manual["accuracy"], latency)
+                )
+    return render_ablation(rows)
+
+
+def render_ablation(rows: list[tuple[str, float, float, float, float]]) -> str:
+    base = rows[0]
+    lines = [
+        "| variant | test accuracy | Δ vs all on | negative recall | manual accuracy | normalise µs/tweet |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, acc, recall, manual, latency in rows:
+        lines.append(
+            f"| {name} | {acc:.4f} | {acc - base[1]:+.4f} | {recall:.4f} | {manual:.4f} | {latency:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_airline_comparison(work_dir: Path) -> dict[str, Any]:
+    """Is more (general) data better than only on-topic data? Both scored on the airline slice."""
+    frames, _ = load_prepared(work_dir)
+    features = featurise(frames, DEFAULT_OPTIONS)
+    test_airline = features["test"][features["test"]["airline"]]
+    results = {}
+    with tracking.start_run("airline-comparison", tags={"stage": "experiment"}):
+        for name, train_frame in (
+            ("whole_corpus", features["train"]),
+            ("airline_only", features["train"][features["train"]["airline"]]),
+        ):
+            subset = {"train": train_frame, "val": features["val"], "airline_test": test_airline}
+            _, _, scores = score_candidate("tfidf_lr_vader", subset, ABLATION_CONFIG)
+            metrics = evaluate.compute_metrics(
+                test_airline["label"].to_numpy(), scores["airline_test"], 0.5
+            )
+            results[name] = {"train_rows": len(train_frame), **metrics}
+            tracking.log_metrics({f"{name}_{k}": v for k, v in metrics.items()})
+    results["airline_test_rows"] = int(len(test_airline))
+    results["winner"] = max(("whole_corpus", "airline_only"), key=lambda n: results[n]["accuracy"])
+    return results

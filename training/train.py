@@ -1,0 +1,112 @@
+"""Candidate models, hyper-parameter search on training data only, and threshold tuning.
+
+Every candidate takes the same feature frame (normalised text + four VADER scores) so that the
+chosen one can be exported with the same ONNX input contract whatever it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_curve
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from shared.bundle import INPUT_TEXT, INPUT_VADER
+from shared.features import NGRAM_RANGE, TOKEN_PATTERN
+
+ModelKind = Literal["vader", "tfidf_lr", "tfidf_lr_vader"]
+MODEL_KINDS: tuple[ModelKind, ...] = ("vader", "tfidf_lr", "tfidf_lr_vader")
+EXPORTABLE_KINDS: tuple[ModelKind, ...] = ("tfidf_lr", "tfidf_lr_vader")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What the search explores; the defaults are what the shipped model was trained with."""
+
+    c_grid: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    min_df: int = 2
+    cv_folds: int = 3
+    precision_floor: float = 0.78
+    airline_weight: float = 1.0
+    seed: int = 42
+    n_jobs: int = 2
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def build_pipeline(kind: ModelKind, c: float = 1.0, min_df: int = 2) -> Pipeline:
+    """TF-IDF (+ VADER scores) into logistic regression, with options that convert to ONNX exactly.
+
+    No `sublinear_tf` (converted as log(1+tf)), no `max_features`/`max_df` (they prune unigrams
+    whose bigrams survive, which the converter drops), no lowercasing (the normaliser does it,
+    and the converter's lowercasing op needs a locale a Function App image may not have).
+    """
+    vectoriser = TfidfVectorizer(
+        lowercase=False,
+        token_pattern=TOKEN_PATTERN,
+        ngram_range=NGRAM_RANGE,
+        min_df=min_df,
+        dtype=np.float32,
+    )
+    transformers = [("tfidf", vectoriser, INPUT_TEXT)]
+    if kind == "tfidf_lr_vader":
+        transformers.append(("vader", "passthrough", list(INPUT_VADER)))
+    features = ColumnTransformer(transformers, sparse_threshold=1.0)
+    classifier = LogisticRegression(C=c, max_iter=2000, solver="liblinear")
+    return Pipeline([("features", features), ("clf", classifier)])
+
+
+def fit_pipeline(
+    kind: ModelKind,
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    config: TrainConfig,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[Pipeline, dict[str, object]]:
+    """Pick C by stratified cross-validation (ROC AUC) on training data only, then refit."""
+    search = GridSearchCV(
+        build_pipeline(kind, min_df=config.min_df),
+        {"clf__C": list(config.c_grid)},
+        scoring="roc_auc",
+        cv=StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed),
+        n_jobs=config.n_jobs,
+        refit=True,
+    )
+    search.fit(frame, labels, clf__sample_weight=sample_weight)
+    return search.best_estimator_, {
+        "C": search.best_params_["clf__C"],
+        "cv_roc_auc": search.best_score_,
+    }
+
+
+def vader_negative_probability(frame: pd.DataFrame) -> np.ndarray:
+    """The VADER-only baseline: compound in [-1, 1] mapped to a P(negative) in [0, 1]."""
+    return (1.0 - frame["compound"].to_numpy(dtype=np.float64)) / 2.0
+
+
+def tune_threshold(labels: np.ndarray, probabilities: np.ndarray, precision_floor: float) -> float:
+    """The threshold with the best NEGATIVE recall whose precision stays at or above the floor.
+
+    Missing bad buzz is what the airline fears, so recall leads; the floor stops the trivial
+    answer "everything is negative". Without any threshold meeting the floor, fall back to 0.5.
+    """
+    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
+    ok = precision[:-1] >= precision_floor
+    if not ok.any():
+        return 0.5
+    candidates = np.flatnonzero(ok)
+    best = candidates[np.argmax(recall[:-1][candidates])]
+    return float(thresholds[best])
+
+
+def make_sample_weight(is_airline: np.ndarray, airline_weight: float) -> np.ndarray | None:
+    """Up-weight the airline slice when asked; None keeps the estimator's unweighted fast path."""
+    if airline_weight == 1.0:
+        return None
+    return np.where(is_airline, airline_weight, 1.0)
