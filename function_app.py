@@ -15,3 +15,11 @@ from shared.telemetry import configure_telemetry
 configure_telemetry(get_settings())
 api = create_app()
 app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.timer_trigger(schedule="%HARVEST_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def feedback_harvest(timer: func.TimerRequest) -> None:
+    """Weekly: collect flagged predictions into Blob Storage; ask for a retrain past the threshold."""
+    from shared.harvest import harvest_timer
+
+    harvest_timer(timer)

@@ -90,8 +90,9 @@ class SqliteFeedbackSink:
 
     def record(self, event: dict[str, str]) -> bool:
         check_event(event)
-        row = (event["prediction_id"], json.dumps(event, sort_keys=True), format_time(self.clock()))
-        with self._lock:
+        properties = json.dumps(event, sort_keys=True)
+        with self._lock:  # stamp and insert together: in-process, rows land in time order
+            row = (event["prediction_id"], properties, format_time(self.clock()))
             cursor = self._connection.execute(
                 "INSERT OR IGNORE INTO feedback (prediction_id, properties, created_at)"
                 " VALUES (?, ?, ?)",

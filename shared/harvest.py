@@ -269,7 +269,7 @@ class LogsQuerySource:
         ingestion_lag: timedelta = LOGS_INGESTION_LAG,
         retry_total: int = 4,
         retry_backoff_factor: float = 1.0,
-        server_timeout: int = 180,
+        server_timeout: int = 60,
     ) -> None:
         from azure.monitor.query import LogsQueryClient
 
@@ -331,13 +331,14 @@ def rows_to_records(tables: Iterable[Any]) -> Iterator[FeedbackRecord]:
         columns = list(table.columns)
         for row in table.rows:
             values = dict(zip(columns, row, strict=False))
-            record = make_record(values.get(TIME_COLUMN) or BEGINNING, values)
+            moment = values.get(TIME_COLUMN)
+            record = make_record(moment, values) if moment else None
             if record is None:
                 dropped += 1
                 continue
             yield record
     if dropped:
-        logger.warning("dropped %d feedback rows without a valid prediction id or label", dropped)
+        logger.warning("dropped %d feedback rows without a time, a valid id or a label", dropped)
 
 
 # --- state in the store ------------------------------------------------------------------------
@@ -414,6 +415,8 @@ def commit_batch(
 
 @dataclass(frozen=True)
 class HarvestResult:
+    """What one run did; `watermark` is None until a run has completed a full page."""
+
     new_records: int
     duplicates: int
     watermark: datetime | None

@@ -103,8 +103,11 @@ _CONT = f"[\u0080-\u00bf{_CP1252_ONLY}]"
 _MOJIBAKE_RE = re.compile(
     f"[\u00c2-\u00df]{_CONT}|[\u00e0-\u00ef]{_CONT}{{2}}|[\u00f0-\u00f4]{_CONT}{{3}}"
 )
-# A lost character inside "donï¿½t" or "Iï¿½m" was almost always an apostrophe.
-_LOST_APOSTROPHE_RE = re.compile(r"(?<=[A-Za-z])\ufffd(?=(?:s|m|t|d|ll|re|ve)\b)", re.IGNORECASE)
+# A lost character inside "donï¿½t", "Iï¿½m" or "sheï¿½s" was almost always an apostrophe.
+_LOST_APOSTROPHE_RE = re.compile(
+    r"(?<=[a-z])\ufffd(?=(?:s|d|ll|re|ve)\b)|(?<=n)\ufffd(?=t\b)|(?<=\bi)\ufffd(?=m\b)",
+    re.IGNORECASE,
+)
 
 _UNICODE_TABLE = str.maketrans(
     {
@@ -164,12 +167,18 @@ def _split_hashtag(match: re.Match[str]) -> str:
 
 # --- steps 3-4: emoticons, emoji and repeats ------------------------------------------------
 
-# Digits are left alone: "1000" is a number, not an emphasis.
-_REPEAT_RE = re.compile(r"([^0-9])\1\1+")
+# Any character, so that the regex engine's fastest path runs; runs of digits are then put back
+# in the callback, which is rare: "1000" is a number, not an emphasis.
+_REPEAT_RE = re.compile(r"(.)\1\1+", re.DOTALL)
 
 
 def cap_repeats(text: str) -> str:
-    return _REPEAT_RE.sub(r"\1\1", text)
+    return _REPEAT_RE.sub(_cap_run, text)
+
+
+def _cap_run(match: re.Match[str]) -> str:
+    run = match.group()
+    return run if "0" <= run[0] <= "9" else run[:2]
 
 
 def _compile_emoticons() -> re.Pattern[str]:
@@ -279,6 +288,8 @@ def _map_word(word: str, options: NormaliserOptions) -> str:
 
 def _map_apostrophe_word(word: str, options: NormaliserOptions) -> str:
     core = word.strip("'")
+    if options.contractions and word[0] == "'" and core.lower() == "s":
+        return ""  # "'s" cut off its noun, as in "@united's" → "<mention> 's"
     if options.contractions and "'" in core:
         expanded = _expand_contraction(core, options)
         if expanded is not None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.api import docs, health, page, predict
+from shared.api import docs, feedback, health, page, predict
 from shared.api.deps import ModelHolderLike, TranslatorLike
 from shared.api.errors import add_error_handlers
+from shared.api.feedback import FeedbackSink
 from shared.api.health import get_app_version
 from shared.api.middleware import (
     BodyLimitMiddleware,
@@ -23,8 +24,9 @@ from shared.settings import Settings, get_settings
 
 DESCRIPTION = """Flags negative tweets about the airline before they turn into a bad buzz.
 
-`POST /api/predict` scores one tweet (`text`) or up to 100 (`texts`). When the server runs with
-`AUTH_MODE=api_key`, send the key in the `x-api-key` header (the *Authorize* button here).
+`POST /api/predict` scores one tweet (`text`) or up to 100 (`texts`); `POST /api/feedback` flags a
+prediction as wrong. When the server runs with `AUTH_MODE=api_key`, both need the key in the
+`x-api-key` header (the *Authorize* button here).
 """
 
 
@@ -45,8 +47,13 @@ def create_app(
     *,
     holder: ModelHolderLike | None = None,
     translator: TranslatorLike | None = None,
+    feedback_sink: FeedbackSink | None = None,
 ) -> FastAPI:
-    """The app, with its collaborators on `app.state`; tests pass fakes or real ones."""
+    """The app, with its collaborators on `app.state`; tests pass fakes or real ones.
+
+    A feedback sink left as None is built from the settings on the first feedback, so building
+    the app never creates a database file.
+    """
     settings = settings or get_settings()
     app = FastAPI(
         title="Bad buzz API",
@@ -59,8 +66,9 @@ def create_app(
     app.state.settings = settings
     app.state.holder = holder if holder is not None else build_holder(settings)
     app.state.translator = translator if translator is not None else build_translator(settings)
+    app.state.feedback_sink = feedback_sink
     add_error_handlers(app)
-    for router in (predict.router, health.router, docs.router, page.router):
+    for router in (predict.router, feedback.router, health.router, docs.router, page.router):
         app.include_router(router)
     # Added innermost first: headers wrap everything, the 500 handler wraps the body limit.
     app.add_middleware(BodyLimitMiddleware)

@@ -22,6 +22,9 @@ from shared.settings import Settings
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-api-key"
+# An app setting whose Key Vault reference did not resolve holds the reference text itself,
+# which is no secret (it names the vault): such a value must never be accepted as the key.
+UNRESOLVED_REFERENCE_PREFIX = "@Microsoft.KeyVault("
 
 
 class PredictorLike(Protocol):
@@ -85,8 +88,8 @@ def require_api_key(
     if settings.AUTH_MODE == "none":
         return
     expected = settings.API_KEY.get_secret_value() if settings.API_KEY else ""
-    if not expected:
-        logger.error("AUTH_MODE=api_key but API_KEY is empty: refusing every protected call")
+    if not expected or expected.startswith(UNRESOLVED_REFERENCE_PREFIX):
+        logger.error("AUTH_MODE=api_key but API_KEY is empty or an unresolved Key Vault reference")
         raise ApiError(503, "auth_not_configured", "the API key is not configured on the server")
     if api_key is None or not hmac.compare_digest(api_key.encode(), expected.encode()):
         raise ApiError(

@@ -18,6 +18,7 @@ from shared.api.deps import (
     ApiKeyDep,
     HolderDep,
     LoadedModelLike,
+    TranslationResultLike,
     TranslatorDep,
     TranslatorLike,
     require_model,
@@ -48,21 +49,33 @@ class PreparedText:
     translation_reason: str | None
 
 
-def prepare_text(text: str, translator: TranslatorLike) -> PreparedText:
-    language = detect_language(text)
-    if language == ENGLISH:
+def prepare_text(text: str, language: str, result: TranslationResultLike | None) -> PreparedText:
+    """What the model reads: the translation when there is one, else the original text."""
+    if result is None:
         return PreparedText(text, language, False, REASON_ENGLISH)
-    result = translator.translate(text, language)
     model_text = result.text if result.translated else text
     return PreparedText(model_text, language, result.translated, result.reason)
 
 
-def prepare_texts(texts: list[str], translator: TranslatorLike) -> list[PreparedText]:
-    """Texts that need a translation wait on the network: a batch does them side by side."""
-    if len(texts) == 1:
-        return [prepare_text(texts[0], translator)]
+def translate_all(
+    pairs: list[tuple[str, str]], translator: TranslatorLike
+) -> list[TranslationResultLike]:
+    """Translations wait on the network: several texts are sent side by side."""
+    if len(pairs) <= 1:
+        return [translator.translate(text, language) for text, language in pairs]
     with ThreadPoolExecutor(max_workers=TRANSLATION_WORKERS) as pool:
-        return list(pool.map(lambda text: prepare_text(text, translator), texts))
+        return list(pool.map(lambda pair: translator.translate(*pair), pairs))
+
+
+def prepare_texts(texts: list[str], translator: TranslatorLike) -> list[PreparedText]:
+    """Detect every language (local, ~0.1 ms); only the non-English texts go to the translator."""
+    languages = [detect_language(text) for text in texts]
+    foreign = [(t, lang) for t, lang in zip(texts, languages, strict=True) if lang != ENGLISH]
+    translations = iter(translate_all(foreign, translator))
+    return [
+        prepare_text(text, language, None if language == ENGLISH else next(translations))
+        for text, language in zip(texts, languages, strict=True)
+    ]
 
 
 def predict_texts(

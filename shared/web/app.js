@@ -168,6 +168,9 @@
       prediction_id: data.prediction_id,
       text,
       predicted_label: data.label,
+      // The version that made this prediction, not whatever is loaded when the flag arrives.
+      model_version: data.model_version,
+      language: data.language,
     };
     ui.wrong.disabled = false;
     ui.feedbackMessage.textContent = "";

@@ -91,6 +91,7 @@ def make_settings(tmp_path: Path, bundle: Path, **overrides: object) -> Settings
         "DEFAULT_BUNDLE_PATH": bundle,
         "TRANSLATION_ENABLED": True,
         "AUTH_MODE": "none",
+        "FEEDBACK_DB_PATH": tmp_path / "feedback.sqlite3",
     }
     values.update(overrides)
     return Settings(**values)
@@ -437,11 +438,33 @@ def test_open_routes_need_no_key(keyed_client: TestClient, path: str) -> None:
     assert keyed_client.get(path).status_code == 200
 
 
-def test_api_key_mode_without_a_key_refuses_to_serve(tiny_bundle: Path, tmp_path: Path) -> None:
-    with make_client(make_settings(tmp_path, tiny_bundle, AUTH_MODE="api_key")) as client:
-        response = post_predict(client, {"text": NEGATIVE}, headers={"x-api-key": ""})
+UNRESOLVED = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/api-key/)"
+
+
+@pytest.mark.parametrize("configured", [None, "", UNRESOLVED])
+def test_api_key_mode_without_a_key_refuses_to_serve(
+    tiny_bundle: Path, tmp_path: Path, configured: str | None
+) -> None:
+    settings_ = make_settings(tmp_path, tiny_bundle, AUTH_MODE="api_key", API_KEY=configured)
+    with make_client(settings_) as client:
+        response = post_predict(client, {"text": NEGATIVE}, headers={"x-api-key": configured or ""})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "auth_not_configured"
+
+
+def test_feedback_is_wired_and_keyed(keyed_client: TestClient) -> None:
+    flag = {"prediction_id": str(uuid.uuid4()), "text": NEGATIVE, "predicted_label": "positive"}
+    assert keyed_client.post("/api/feedback", json=flag).status_code == 401
+    response = keyed_client.post("/api/feedback", json=flag, headers={"x-api-key": API_KEY})
+    assert response.status_code == 202
+    assert response.json()["status"] == "recorded"
+
+
+def test_create_app_touches_nothing(tmp_path: Path) -> None:
+    """Building the app (real holder, translator, sink) loads no model and creates no file."""
+    app = create_app(make_settings(tmp_path, tmp_path / "bundle", TRANSLATION_ENABLED=False))
+    assert isinstance(app.state.holder, ModelHolder)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_auth_none_is_open(client: TestClient) -> None:

@@ -38,6 +38,7 @@ def point_env_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bundle: Path) 
     monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TRANSLATION_ENABLED", "false")
     monkeypatch.setenv("TELEMETRY_EXPORTER", "none")
+    monkeypatch.setenv("FEEDBACK_DB_PATH", str(tmp_path / "feedback.sqlite3"))
     monkeypatch.setenv("AUTH_MODE", "api_key")
     monkeypatch.setenv("API_KEY", API_KEY)
 

@@ -149,6 +149,7 @@ def test_step_on_and_off(step: str, text: str, on: str, off: str) -> None:
         ("Â£1 for a seat?! â\x99« ðŸ˜¡", "1 for a seat <emoji> <emo_neg>"),  # mojibake
         ("😭😭😭😭😭", "<emo_neg> <emo_neg>"),  # emoji runs are capped like letters
         ("&quot;On time&quot; they said", "on time they said"),
+        ("@united's crew, #delta's too", "<mention> crew delta too"),
         ("", ""),
         ("  \t\n ", ""),
     ],

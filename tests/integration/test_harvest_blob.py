@@ -88,7 +88,7 @@ def crash_and_rerun(
     return added
 
 
-# --- SQLite → Blob -------------------------------------------------------------------------------
+# --- SQLite → Blob -------------------------------------------------------------------------
 
 
 def sqlite_scenario(folder: Path) -> tuple[SqliteSource, SqliteFeedbackSink, Clock, list[str]]:
@@ -117,7 +117,7 @@ def test_sqlite_to_blob_survives_a_crash_at_every_put(
         check_exactly_once(store, ids, (k, after_write))
 
 
-# --- Log Analytics (loopback) → Blob ---------------------------------------------------------------
+# --- Log Analytics (loopback) → Blob -------------------------------------------------------
 
 
 def test_log_analytics_to_blob_survives_a_crash_at_every_put(
@@ -143,7 +143,7 @@ def test_log_analytics_to_blob_survives_a_crash_at_every_put(
         check_exactly_once(store, ids, (k, after_write))
 
 
-# --- conditional writes and the retrain's side ---------------------------------------------------
+# --- conditional writes and the retrain's side ----------------------------------------------
 
 
 def test_consumption_and_races_on_blob(
