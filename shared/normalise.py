@@ -140,7 +140,7 @@ def _decode_mojibake(match: re.Match[str]) -> str:
             bytes([ord(char)]) if ord(char) < 256 else char.encode("cp1252") for char in chars
         )
         return raw.decode("utf-8")
-    except UnicodeError:  # looked like mojibake but was real text, e.g. "Ã" then "©"
+    except UnicodeError:  # not UTF-8 after all (an overlong form, say): leave it as written
         return chars
 
 
@@ -236,7 +236,7 @@ _FOLD_TABLE = str.maketrans(dict(pair.split(":") for pair in _FOLD.split()))
 
 
 def fold_accents(text: str) -> str:
-    """ "Café" → "Cafe", "ｆｕｌｌ" → "full"; anything without an ASCII form is dropped."""
+    """Fold to ASCII ("Café" → "Cafe", "ｆｕｌｌ" → "full"); what has no ASCII form is dropped."""
     text = unicodedata.normalize("NFKD", text.translate(_FOLD_TABLE))
     return text.encode("ascii", "ignore").decode("ascii")
 

@@ -269,6 +269,58 @@ def compare_airline(work_dir: WorkDir = DEFAULT_WORK_DIR) -> None:
     typer.echo(json.dumps(run_airline_comparison(work_dir), indent=2))
 
 
+@app.command()
+def harvest() -> None:
+    """Collect flagged predictions into the feedback store now (what the weekly timer runs)."""
+    from shared.harvest import run_harvest
+
+    result = run_harvest(get_settings())
+    typer.echo(json.dumps(result.summary(), indent=2, sort_keys=True, default=str))
+
+
+@app.command()
+def retrain(
+    data: DataOpt = None, data_dir: DataDirOpt = None, manual_test: ManualOpt = None,
+    work_dir: WorkDir = DEFAULT_WORK_DIR,
+    bundle_root: Annotated[Path, typer.Option(help="Where the challenger bundle is written.")] = DEFAULT_BUNDLE_ROOT,
+    feedback_weight: Annotated[float, typer.Option(min=0.0, help="Sample weight of a flagged tweet.")] = 5.0,
+    tolerance: Annotated[float, typer.Option(min=0.0, max=1.0, help="Accuracy/recall a challenger may lose on the frozen sets.")] = 0.01,
+    holdout_share: Annotated[float, typer.Option(min=0.05, max=0.9, help="Share of feedback held out to judge the challenger.")] = 0.2,
+    dry_run: Annotated[bool, typer.Option(help="Compare, but never promote.")] = False,
+) -> None:
+    """Base corpus + all harvested feedback → challenger; promote it only if it is not worse."""
+    from shared.harvest import mark_consumed, read_feedback
+    from shared.model_store import open_model_store
+    from shared.storage import open_object_store
+    from training.pipeline import prepare_data
+    from training.retrain import RetrainConfig
+    from training.retrain import retrain as run_retrain
+
+    settings = get_settings()
+    start_tracking(settings)
+    if data or data_dir or not (work_dir / "data" / "train.parquet").is_file():
+        sources, manual = resolve_sources(data, data_dir, manual_test)
+        prepare_data(sources, manual, job_config(work_dir))
+    feedback_store = open_object_store(settings, settings.FEEDBACK_CONTAINER)
+    records = read_feedback(feedback_store)
+    store = open_model_store(settings)
+    config = RetrainConfig(feedback_weight=feedback_weight, tolerance=tolerance, holdout_share=holdout_share)
+    report, challenger_dir = run_retrain(store, records, work_dir, bundle_root, config)
+    if report.promoted and challenger_dir is not None and not dry_run:
+        store.publish(challenger_dir, make_champion=True)
+        mark_consumed(feedback_store, [r["prediction_id"] for r in records])
+    typer.echo(json.dumps({**report.__dict__, "promoted": report.promoted and not dry_run}, indent=2, default=str))
+
+
+@app.command()
+def rollback() -> None:
+    """Make the previous champion the champion again; serving follows without a redeploy."""
+    from shared.model_store import open_model_store
+
+    pointer = open_model_store(get_settings()).rollback()
+    typer.echo(f"champion is now {pointer.version}")
+
+
 def error_types() -> tuple[type[BaseException], ...]:
     from pydantic import ValidationError
 

@@ -101,9 +101,20 @@ def describe_error(error: Mapping[str, Any]) -> tuple[str, str]:
     return describe_location(tuple(error.get("loc") or ())), rule
 
 
+JSON_CONTENT_RULE = "must be JSON sent with Content-Type: application/json"
+
+
+def is_json_content(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming the first broken rule; a body not sent as JSON gets that said plainly."""
     assert isinstance(exc, RequestValidationError)
     described = [describe_error(error) for error in exc.errors()] or [("body", "invalid value")]
+    if request.method in ("POST", "PUT", "PATCH") and not is_json_content(request):
+        described = [("body", JSON_CONTENT_RULE)]
     field, rule = described[0]
     details = [FieldRule(field=f, rule=r) for f, r in described[:MAX_DETAILS]]
     detail = ErrorDetail(

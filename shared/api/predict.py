@@ -32,9 +32,10 @@ from shared.api.schemas import (
 )
 from shared.language import ENGLISH, detect_language
 from shared.telemetry import PredictionTrace, record_prediction
+from shared.translation import POOL_WORKERS, REASON_ENGLISH
 
-TRANSLATION_WORKERS = 4  # the translator's own pool size: more threads would only queue there
-REASON_ENGLISH = "already English"
+# As many as the translator's own pool: more threads would only queue there, eating the timeout.
+TRANSLATION_WORKERS = POOL_WORKERS
 
 router = APIRouter(prefix="/api", tags=["predict"])
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.api.app import create_app
+from shared.api.errors import JSON_CONTENT_RULE
 from shared.api.middleware import CONTENT_SECURITY_POLICY, MAX_BODY_BYTES, BodyLimitMiddleware
 from shared.api.page import resolve_static
 from shared.api.schemas import MAX_BATCH_ITEMS, MAX_TEXT_CHARS
@@ -288,6 +289,22 @@ def test_unparseable_body_is_a_client_error(
     assert response.json()["error"]["code"] in ("invalid_request", "bad_request")
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_json_without_json_content_type_says_so(
+    client: TestClient, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/api/predict", content=json.dumps({"text": NEGATIVE}), headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["rule"] == JSON_CONTENT_RULE
+
+
+def test_json_subtype_content_type_is_json(client: TestClient) -> None:
+    headers = {"content-type": "application/json; charset=utf-8"}
+    response = client.post("/api/predict", content=json.dumps({"text": NEGATIVE}), headers=headers)
+    assert response.status_code == 200
+
+
 def test_error_messages_do_not_echo_the_input(client: TestClient) -> None:
     marker = "<script>alert('x')</script>"
     response = post_predict(client, {"texts": [marker * 30], marker: marker})
@@ -316,6 +333,10 @@ def test_routing_errors_are_json(
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == code
     assert "script" not in response.text
+
+
+def test_method_not_allowed_lists_the_allowed_ones(client: TestClient) -> None:
+    assert client.get("/api/predict").headers["allow"] == "POST"
 
 
 # --- body size

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+from datetime import UTC, datetime, timedelta
 import os
 import subprocess
 import sys
@@ -63,8 +64,13 @@ def shut_down(app: func.AsgiFunctionApp) -> None:
 
 
 def http_function(module: ModuleType):
-    (function,) = module.app.get_functions()
+    """The one HTTP-triggered function (the timer of the weekly harvest is the other one)."""
+    (function,) = [f for f in module.app.get_functions() if is_http(f)]
     return function
+
+
+def is_http(function) -> bool:
+    return any(binding.type == "httpTrigger" for binding in function.get_bindings())
 
 
 def invoke(module: ModuleType, request: func.HttpRequest) -> func.HttpResponse:
@@ -95,6 +101,34 @@ def test_one_anonymous_http_function_takes_every_route(function_app_module: Modu
     assert trigger.route == "/{*route}"
     assert str(trigger.auth_level.value).upper() == "ANONYMOUS"
     assert {"GET", "POST"} <= {str(getattr(m, "value", m)) for m in trigger.methods}
+
+
+def test_weekly_harvest_timer_is_registered_on_the_same_app(function_app_module: ModuleType) -> None:
+    (timer,) = [f for f in function_app_module.app.get_functions() if not is_http(f)]
+    trigger = timer.get_trigger()
+    assert trigger.type == "timerTrigger"
+    assert trigger.schedule == "%HARVEST_SCHEDULE%"  # resolved from the app setting by the host
+    assert not trigger.run_on_startup
+
+
+def test_timer_harvests_the_local_feedback_log(function_app_module: ModuleType, tmp_path) -> None:
+    """Call the timer's user code as the worker would: it harvests with the embedded defaults."""
+    (timer,) = [f for f in function_app_module.app.get_functions() if not is_http(f)]
+    from shared.feedback import SqliteFeedbackSink
+    from shared.feedback_event import build_event
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    # Flagged a minute ago: the harvest leaves the last seconds for the next run (commits in flight).
+    sink = SqliteFeedbackSink(settings.FEEDBACK_DB_PATH, clock=lambda: datetime.now(UTC) - timedelta(minutes=1))
+    event = build_event(str(uuid.uuid4()), "positive", "negative", "tiny-1", "en", "my bag is lost")
+    assert sink.record(event)
+    timer.get_user_function()(SimpleNamespace(past_due=False))
+    from shared.harvest import read_feedback
+    from shared.storage import open_object_store
+
+    records = read_feedback(open_object_store(settings, settings.FEEDBACK_CONTAINER))
+    assert [r["prediction_id"] for r in records] == [event["prediction_id"]]
 
 
 def test_predict_through_the_function(function_app_module: ModuleType) -> None:
@@ -172,7 +206,7 @@ def test_importing_function_app_loads_no_model(tmp_path: Path) -> None:
         timeout=120,
         check=True,
     )
-    assert result.stdout.strip() == "1 []"
+    assert result.stdout.strip() == "2 []"  # the HTTP app and the weekly harvest timer
 
 
 def test_host_json_routes_at_the_root() -> None:

@@ -172,6 +172,7 @@ def test_docs_render_offline_under_the_csp(server: Server) -> None:
     """Swagger UI from local files only, under the production CSP, and "Try it out" works."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pytest.importorskip("fastapi_offline", reason="Swagger UI assets: pip install fastapi-offline")
     sync_api = pytest.importorskip("playwright.sync_api")
     outside: list[str] = []
     with sync_api.sync_playwright() as playwright:
