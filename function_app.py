@@ -19,7 +19,7 @@ app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
 
 @app.timer_trigger(schedule="%HARVEST_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def feedback_harvest(timer: func.TimerRequest) -> None:
-    """Weekly: collect flagged predictions into Blob Storage; ask for a retrain past the threshold."""
+    """Weekly: flagged predictions into Blob Storage; a retrain request past the threshold."""
     from shared.harvest import harvest_timer
 
     harvest_timer(timer)

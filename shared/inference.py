@@ -23,6 +23,8 @@ from shared.features import build_model_inputs, extract_terms
 from shared.normalise import NormaliserOptions, normalise_text
 
 EXPLANATION_TERMS = 5
+# onnxruntime's TF-IDF op materialises a dense [rows, vocabulary] matrix: bound the rows per run.
+MAX_ROWS_PER_RUN = 128
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,12 @@ class Predictor:
         """P(negative) for each raw tweet, float64 [N]."""
         if not texts:
             return np.empty(0)
-        feeds = build_model_inputs(texts, self.options)
-        (probabilities,) = self.session.run([OUTPUT_PROBABILITIES], feeds)
-        return np.asarray(probabilities, dtype=np.float64)[:, 1]
+        chunks = []
+        for start in range(0, len(texts), MAX_ROWS_PER_RUN):
+            feeds = build_model_inputs(texts[start : start + MAX_ROWS_PER_RUN], self.options)
+            (probabilities,) = self.session.run([OUTPUT_PROBABILITIES], feeds)
+            chunks.append(np.asarray(probabilities, dtype=np.float64)[:, 1])
+        return np.concatenate(chunks)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         threshold = self.manifest.threshold

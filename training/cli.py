@@ -224,11 +224,12 @@ def run(
         bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
     ] = True,
     port: Annotated[int, typer.Option(help="Port of the local server.")] = 7071,
+    as_default: Annotated[bool, typer.Option(help="Also replace the repo's shipped default bundle.")] = False,
 ) -> None:
     """The whole job: prepare → train → export → publish to the store, then serve."""
     prepare(data, data_dir, manual_test, work_dir)
     train_command(work_dir)
-    export(work_dir, bundle_root)
+    export(work_dir, bundle_root, as_default)
     publish(None, bundle_root, True)
     if serve_after:
         serve(port=port)
@@ -346,6 +347,15 @@ def error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def usage_error_types() -> tuple[type[Exception], ...]:
+    """Click's usage errors. Recent typer vendors click (typer._click), whose errors derive from
+    typer.TyperException and not from click's ClickException: both are listed."""
+    import click
+
+    vendored = getattr(typer, "TyperException", None)
+    return (click.exceptions.ClickException, *([vendored] if vendored else []))
+
+
 def main() -> None:
     """Console entry point: user errors become one line and exit code 2."""
     try:
@@ -354,9 +364,7 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, usage_error_types()):
             exc.show()
             sys.exit(exc.exit_code)
         if isinstance(exc, error_types()):

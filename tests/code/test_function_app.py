@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-from datetime import UTC, datetime, timedelta
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
@@ -103,7 +103,9 @@ def test_one_anonymous_http_function_takes_every_route(function_app_module: Modu
     assert {"GET", "POST"} <= {str(getattr(m, "value", m)) for m in trigger.methods}
 
 
-def test_weekly_harvest_timer_is_registered_on_the_same_app(function_app_module: ModuleType) -> None:
+def test_weekly_harvest_timer_is_registered_on_the_same_app(
+    function_app_module: ModuleType,
+) -> None:
     (timer,) = [f for f in function_app_module.app.get_functions() if not is_http(f)]
     trigger = timer.get_trigger()
     assert trigger.type == "timerTrigger"
@@ -119,8 +121,10 @@ def test_timer_harvests_the_local_feedback_log(function_app_module: ModuleType, 
     from shared.settings import get_settings
 
     settings = get_settings()
-    # Flagged a minute ago: the harvest leaves the last seconds for the next run (commits in flight).
-    sink = SqliteFeedbackSink(settings.FEEDBACK_DB_PATH, clock=lambda: datetime.now(UTC) - timedelta(minutes=1))
+    # Flagged a minute ago: the harvest leaves the last seconds to the next run (commits in flight).
+    sink = SqliteFeedbackSink(
+        settings.FEEDBACK_DB_PATH, clock=lambda: datetime.now(UTC) - timedelta(minutes=1)
+    )
     event = build_event(str(uuid.uuid4()), "positive", "negative", "tiny-1", "en", "my bag is lost")
     assert sink.record(event)
     timer.get_user_function()(SimpleNamespace(past_due=False))
@@ -228,6 +232,20 @@ def test_requirements_are_serving_only_and_bounded() -> None:
     assert {"azure-functions", "fastapi", "onnxruntime"} <= names
     assert not names & {"scikit-learn", "scipy", "pandas", "mlflow", "skl2onnx", "uvicorn"}
     assert all(">=" in r and ",<" in r for r in requirements), requirements
+
+
+def test_requirements_match_the_package_dependencies() -> None:
+    """requirements.txt (what Azure installs) and pyproject's dependencies name the same packages."""
+    import re
+    import tomllib
+
+    def names(lines: list[str]) -> set[str]:
+        return {re.split(r"[<>=!~ ;\[]", line, maxsplit=1)[0].lower() for line in lines if line}
+
+    declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    text = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    required = [line.split("#")[0].strip() for line in text]
+    assert names(required) == names(declared)
 
 
 def test_funcignore_ships_the_default_bundle() -> None:

@@ -1,0 +1,132 @@
+"""The whole loop, end to end, on real parts: Azurite for both stores, the SQLite feedback log,
+the real API, the real training, harvest and retrain code.
+
+predict → flag the wrong ones → harvest → retrain → promote → the API answers with the new
+version, and the flagged tweets are now answered right.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shared.settings import Settings
+from tests.utils.corpus import make_corpus, write_corpus_csv
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def loop_settings(azurite, blob_container: str, tmp_path: Path) -> Settings:
+    return Settings(
+        MODEL_STORE_CONNECTION_STRING=azurite.connection_string,
+        MODEL_STORE_CONTAINER=blob_container,
+        FEEDBACK_CONTAINER=f"{blob_container}-feedback",
+        FEEDBACK_DB_PATH=tmp_path / "feedback.sqlite3",
+        MODEL_CACHE_DIR=tmp_path / "cache",
+        DEFAULT_BUNDLE_PATH=tmp_path / "no-default-bundle",
+        MODEL_REFRESH_SECONDS=0.5,
+        TRANSLATION_ENABLED=False,
+        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db",
+        RETRAIN_THRESHOLD=20,
+    )
+
+
+def publish_base_model(settings: Settings, tmp_path: Path) -> str:
+    """The champion: trained on a general-domain corpus that never talks about flights."""
+    from shared.model_store import open_model_store
+    from training.pipeline import JobConfig, export_chosen, prepare_data, train_candidates
+    from training.tracking import configure_tracking
+    from training.train import TrainConfig
+
+    configure_tracking(settings.MLFLOW_TRACKING_URI)
+    write_corpus_csv(tmp_path / "base.csv", make_corpus(800, seed=1))
+    config = JobConfig(work_dir=tmp_path / "work", train=TrainConfig(c_grid=(1.0,), cv_folds=2))
+    prepare_data([tmp_path / "base.csv"], None, config)
+    train_candidates(config, kinds=("tfidf_lr_vader",))
+    bundle_dir, manifest = export_chosen(config, tmp_path / "bundles")
+    open_model_store(settings).publish(bundle_dir)
+    return manifest.version
+
+
+def flag_wrong_predictions(client: TestClient, tweets) -> list[str]:
+    """Predict every airline tweet; flag, with the right label, each one the model got wrong."""
+    flagged = []
+    for text, label in zip(tweets["text"], tweets["polarity"], strict=True):
+        truth = "negative" if label == 0 else "positive"
+        answer = client.post("/api/predict", json={"text": text}).json()
+        if answer["label"] != truth:
+            body = {"prediction_id": answer["prediction_id"], "text": text, "predicted_label": answer["label"]}
+            response = client.post("/api/feedback", json=body)
+            assert response.status_code == 202, response.text
+            assert response.json()["status"] == "recorded"
+            flagged.append(answer["prediction_id"])
+    return flagged
+
+
+def accuracy_on(client: TestClient, tweets) -> float:
+    texts = tweets["text"].tolist()
+    results = client.post("/api/predict", json={"texts": texts}).json()["results"]
+    truth = ["negative" if p == 0 else "positive" for p in tweets["polarity"]]
+    return sum(r["label"] == t for r, t in zip(results, truth, strict=True)) / len(texts)
+
+
+def wait_for_version(client: TestClient, version: str, seconds: float = 20.0) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = client.post("/api/predict", json={"text": "the crew was lovely"}).json()
+        if answer["model_version"] == version:
+            return answer
+        time.sleep(0.2)
+    raise AssertionError(f"serving never switched to {version}")
+
+
+def test_predict_flag_harvest_retrain_promote(loop_settings: Settings, tmp_path: Path) -> None:
+    from shared.api.app import create_app
+    from shared.harvest import SqliteSource, harvest, mark_consumed, read_feedback
+    from shared.model_store import open_model_store
+    from shared.storage import open_object_store
+    from training.retrain import RetrainConfig, retrain
+
+    champion = publish_base_model(loop_settings, tmp_path)
+    client = TestClient(create_app(loop_settings))
+    assert client.post("/api/predict", json={"text": "hello"}).json()["model_version"] == champion
+
+    airline = make_corpus(400, seed=2, domain="airline")
+    seen, unseen = airline.iloc[:300], airline.iloc[300:]
+    before = accuracy_on(client, unseen)
+    flagged = flag_wrong_predictions(client, seen)
+    assert len(flagged) >= loop_settings.RETRAIN_THRESHOLD, "the base model must get the new domain wrong"
+    # Flagging the same prediction again counts once.
+    again = {"prediction_id": flagged[0], "text": "x", "predicted_label": "positive"}
+    assert client.post("/api/feedback", json=again).json()["status"] == "duplicate"
+
+    feedback_store = open_object_store(loop_settings, loop_settings.FEEDBACK_CONTAINER)
+    later = datetime.now(UTC) + timedelta(minutes=1)  # past the log's ingestion lag
+    result = harvest(SqliteSource(loop_settings.FEEDBACK_DB_PATH), feedback_store, later, loop_settings)
+    assert result.new_records == len(flagged)
+    assert result.retrain_requested
+    rerun = harvest(SqliteSource(loop_settings.FEEDBACK_DB_PATH), feedback_store, later, loop_settings)
+    assert rerun.new_records == 0  # nothing duplicated
+
+    records = read_feedback(feedback_store)
+    assert sorted(r["prediction_id"] for r in records) == sorted(flagged)
+    store = open_model_store(loop_settings)
+    report, challenger_dir = retrain(
+        store, records, tmp_path / "work", tmp_path / "bundles", RetrainConfig(feedback_weight=10.0, tolerance=0.05)
+    )
+    assert report.promoted, report.reasons
+    store.publish(challenger_dir, make_champion=True)
+    assert mark_consumed(feedback_store, [r["prediction_id"] for r in records]) == len(records)
+
+    answer = wait_for_version(client, report.challenger)
+    assert answer["model_version"] != champion
+    after = accuracy_on(client, unseen)
+    assert after > before, f"unseen airline tweets: {before:.2f} → {after:.2f}"
+    health = client.get("/api/health").json()
+    assert health["model_version"] == report.challenger
+    assert health["status"] == "ok"
