@@ -175,9 +175,11 @@ def train_candidates(
                     "run_id": run.info.run_id,
                 }
                 summary["candidates"][kind] = entry
+                # Chosen on validation ROC AUC: threshold-free, so a tie in accuracy at two
+                # slightly different thresholds cannot pick the model that ranks tweets worse.
                 if kind in train.EXPORTABLE_KINDS and (
                     best is None
-                    or metrics["val"]["accuracy"] > best[0]["metrics"]["val"]["accuracy"]
+                    or metrics["val"]["roc_auc"] > best[0]["metrics"]["val"]["roc_auc"]
                 ):
                     best = (entry, pipeline, scores)
         entry, pipeline, scores = best

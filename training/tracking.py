@@ -28,6 +28,10 @@ def configure_tracking(tracking_uri: str, experiment: str = EXPERIMENT) -> None:
     # Alembic's migration chatter on first use of a SQLite store says nothing a user needs.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri)
+    if tracking_uri.startswith("sqlite:///") and mlflow.get_experiment_by_name(experiment) is None:
+        # Beside the database, not ./mlruns of whatever folder the command runs from.
+        artifacts = Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts"
+        mlflow.create_experiment(experiment, artifact_location=artifacts.resolve().as_uri())
     mlflow.set_experiment(experiment)
 
 

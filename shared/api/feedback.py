@@ -112,7 +112,9 @@ def resolve_language(body: FeedbackRequest) -> str:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FeedbackPublic,
     responses={
+        400: {"model": ErrorPublic, "description": "Undecodable body or malformed Content-Length."},
         401: {"model": ErrorPublic, "description": "Missing or wrong x-api-key."},
+        413: {"model": ErrorPublic, "description": "Body larger than 64 KB."},
         422: {"model": ErrorPublic, "description": "The body breaks a rule."},
         503: {"model": ErrorPublic, "description": "The feedback store is unavailable."},
     },

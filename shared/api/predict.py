@@ -119,6 +119,7 @@ def trace_of(result: PredictionPublic, start_ns: int, end_ns: int) -> Prediction
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorPublic, "description": "Undecodable body or malformed Content-Length."},
     401: {"model": ErrorPublic, "description": "Missing or wrong x-api-key (AUTH_MODE=api_key)."},
     413: {"model": ErrorPublic, "description": "Body larger than 64 KB."},
     422: {"model": ErrorPublic, "description": "Invalid body; `field` and `rule` say why."},

@@ -122,7 +122,9 @@ def test_model_card_carries_version_threshold_and_one_row_per_split() -> None:
     assert "'train': {'rows': 80}" in text
 
 
-@pytest.mark.parametrize(("kind", "mentions_vader"), [("tfidf_lr_vader", True), ("tfidf_lr", False)])
+@pytest.mark.parametrize(
+    ("kind", "mentions_vader"), [("tfidf_lr_vader", True), ("tfidf_lr", False)]
+)
 def test_model_card_mentions_vader_only_for_models_that_use_it(
     kind: str, mentions_vader: bool
 ) -> None:

@@ -36,6 +36,8 @@ from training.export import (
     ParityReport,
     check_parity,
     convert_pipeline,
+    frame_to_feeds,
+    run_in_chunks,
     term_weights,
     write_bundle,
 )
@@ -137,6 +139,17 @@ def test_parity_gate_counts_label_flips(fitted: Fitted) -> None:
     broken = tamper(fitted.onnx_bytes, swap_classes)
     with pytest.raises(ExportError, match=f"{len(fitted.frame)} label flips"):
         check_parity(fitted.pipeline, broken, fitted.frame)
+
+
+def test_run_in_chunks_matches_one_run(fitted: Fitted) -> None:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(fitted.onnx_bytes, providers=["CPUExecutionProvider"])
+    feeds = frame_to_feeds(fitted.frame)
+    whole_labels, whole_probabilities = session.run(None, feeds)
+    labels, probabilities = run_in_chunks(session, feeds, chunk=5)  # 24 rows: the last chunk short
+    np.testing.assert_array_equal(labels, whole_labels)
+    np.testing.assert_allclose(probabilities, whole_probabilities, rtol=0, atol=1e-9)
 
 
 # --- term weights ----------------------------------------------------------------------------

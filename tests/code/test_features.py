@@ -32,7 +32,7 @@ def test_vader_scores_shape_dtype_and_column_order() -> None:
     scores = vader_scores(TWEETS)
     assert scores.shape == (3, 4)
     assert scores.dtype == np.float32
-    neg, neu, pos, compound = scores[0]
+    neg, _, pos, compound = scores[0]
     assert INPUT_VADER == ("neg", "neu", "pos", "compound")
     assert neg > pos
     assert compound < 0

@@ -12,7 +12,7 @@ import pytest
 
 from shared.bundle import EXPLAIN_FILE, MODEL_FILE, BundleError, read_manifest, write_manifest
 from shared.features import extract_terms
-from shared.inference import EXPLANATION_TERMS, Prediction, Predictor
+from shared.inference import EXPLANATION_TERMS, MAX_ROWS_PER_RUN, Prediction, Predictor
 from shared.normalise import normalise_text
 
 pytestmark = pytest.mark.code
@@ -45,6 +45,15 @@ def test_negative_probabilities_are_float64_in_unit_interval(predictor: Predicto
     assert probabilities.dtype == np.float64
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     assert probabilities[0] > 0.5 > probabilities[1]
+
+
+def test_long_inputs_are_scored_in_chunks_with_the_same_results(predictor: Predictor) -> None:
+    few = [NEGATIVE_TWEET, POSITIVE_TWEET, "the crew lost my luggage"]
+    repeats = 2 * MAX_ROWS_PER_RUN // len(few) + 1  # three runs, the last one short
+    probabilities = predictor.negative_probabilities(few * repeats)
+    assert probabilities.shape == (len(few) * repeats,)
+    expected = np.tile(predictor.negative_probabilities(few), repeats)
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-9)
 
 
 def test_empty_list_gives_empty_results(predictor: Predictor) -> None:

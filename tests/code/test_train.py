@@ -72,7 +72,7 @@ def test_fit_pipeline_searches_c_by_cross_validation() -> None:
     model, params = fit_pipeline("tfidf_lr_vader", frame, labels, config)
     assert params["C"] in config.c_grid
     assert 0.0 <= params["cv_roc_auc"] <= 1.0
-    assert model.named_steps["clf"].C == params["C"]
+    assert model.get_params()["clf__C"] == params["C"]
     assert (model.predict(frame) == labels).mean() >= 0.9  # refitted on everything
 
 
@@ -203,9 +203,10 @@ def test_prepare_writes_splits_and_report(job: JobRun) -> None:
     train = pd.read_parquet(data_dir / "train.parquet")
     assert {"text", "label", "airline"} <= set(train.columns)
     assert train["airline"].any()
-    assert json.loads((data_dir / "report.json").read_text())["fingerprint"] == job.report[
-        "fingerprint"
-    ]
+    assert (
+        json.loads((data_dir / "report.json").read_text())["fingerprint"]
+        == job.report["fingerprint"]
+    )
 
 
 def test_train_scores_every_candidate_and_keeps_an_exportable_one(job: JobRun) -> None:

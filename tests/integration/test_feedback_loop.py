@@ -7,10 +7,12 @@ version, and the flagged tweets are now answered right.
 
 from __future__ import annotations
 
+import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -51,6 +53,26 @@ def publish_base_model(settings: Settings, tmp_path: Path) -> str:
     bundle_dir, manifest = export_chosen(config, tmp_path / "bundles")
     open_model_store(settings).publish(bundle_dir)
     return manifest.version
+
+
+# Jargon the base corpus never uses: its sentiment is only learnable from the feedback. Each
+# tweet also carries a general word of the opposite mood (sarcasm, grumbling), so the base
+# model gets both kinds wrong and users flag both ways.
+NEGATIVE_JARGON = ("bumped", "diverted", "overbooked", "stranded", "offloaded", "misconnected")
+POSITIVE_JARGON = ("upgraded", "comped", "flatbed", "waived", "lounged", "fasttracked")
+
+
+def make_jargon_tweets(n: int, seed: int) -> pd.DataFrame:
+    """Airline tweets whose only sentiment-bearing word is domain jargon (label 0 = negative)."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(n):
+        negative = index % 2 == 0
+        word = rng.choice(NEGATIVE_JARGON if negative else POSITIVE_JARGON)
+        mood = "lovely, so excited" if negative else "ugh, so tired"
+        text = f"{mood}: flight {rng.randint(100, 9999)} {word} at gate {rng.choice('ABCDE')}{rng.randint(1, 60)}"
+        rows.append({"polarity": 0 if negative else 4, "text": text})
+    return pd.DataFrame(rows).drop_duplicates("text")
 
 
 def flag_wrong_predictions(client: TestClient, tweets) -> list[str]:
@@ -96,7 +118,7 @@ def test_predict_flag_harvest_retrain_promote(loop_settings: Settings, tmp_path:
     client = TestClient(create_app(loop_settings))
     assert client.post("/api/predict", json={"text": "hello"}).json()["model_version"] == champion
 
-    airline = make_corpus(400, seed=2, domain="airline")
+    airline = make_jargon_tweets(400, seed=2)
     seen, unseen = airline.iloc[:300], airline.iloc[300:]
     before = accuracy_on(client, unseen)
     flagged = flag_wrong_predictions(client, seen)

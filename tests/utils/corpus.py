@@ -48,7 +48,7 @@ GENERAL = Vocabulary(
         "made the whole evening", "turned out so well",
     ),
     handles=("@jenny_k", "@mike88", "@sam_writes", "@lucy_loo", "@dan_the_man"),
-)
+)  # fmt: skip
 AIRLINE = Vocabulary(
     things=(
         "my flight", "the gate agent", "my luggage", "the crew", "the boarding queue",
@@ -66,7 +66,7 @@ AIRLINE = Vocabulary(
         "took great care of my luggage", "had the crew smiling all the way",
     ),
     handles=("@skyway_air", "@flyhigh_help", "@jetset_support", "@airline_care"),
-)
+)  # fmt: skip
 VOCABULARIES = {"general": GENERAL, "airline": AIRLINE}
 
 NEGATIVE_TEMPLATES = (

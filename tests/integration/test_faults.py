@@ -1,0 +1,527 @@
+"""Faults, seen from the API: the store, the model files, the translator, Log Analytics, crashes.
+
+Each test injects one fault into real components (Azurite stopped, files damaged in the store,
+the translator stub hanging, the Log Analytics stand-in throttling, a publisher or a server
+process dying) and checks what a caller sees through `create_app` (TestClient) or over HTTP:
+the API keeps answering with the last good model, or answers a clear 503 when there is no model
+at all, within a bounded time; nothing acknowledged is lost and nothing is counted twice.
+
+Faults already proven elsewhere are not repeated here; docs/reliability.md lists them with the
+test that proves each.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from shared import model_loader
+from shared.api.app import create_app
+from shared.bundle import MODEL_FILE
+from shared.feedback import SqliteFeedbackSink
+from shared.harvest import WATERMARK_NAME, HarvestError, LogsQuerySource, harvest, read_feedback
+from shared.model_store import CHAMPION_NAME, ModelStore, open_model_store
+from shared.settings import Settings
+from shared.storage import LocalObjectStore
+from tests.code.test_model_store_local import real_bundles  # noqa: F401 - session fixture
+from tests.integration.conftest import Azurite
+from tests.utils.api_process import ApiProcess
+from tests.utils.feedback_builders import T0, CountingStore, Crash, CrashingStore, crash_points
+from tests.utils.feedback_builders import make_event as make_flag_event
+from tests.utils.loopback_servers import LogAnalyticsServer, LogRow
+from tests.utils.translator_stub import run_translator_stub
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NEGATIVE = "my flight is delayed again, worst airline ever"
+FRENCH = "mon vol est encore annulé, le service est horrible et le personnel impoli"
+REFRESH_SECONDS = 0.2  # the holder looks at the pointer on the first request after this
+STORE_OUTAGE_BUDGET_SECONDS = 10.0  # a request that meets a dead store still answers in this
+TRANSLATION_BUDGET_SECONDS = 2.0  # "answers within ~2 s" with a hanging translator
+
+
+def blob_settings(azurite: Azurite, container: str, tmp_path: Path, default: Path) -> Settings:
+    return Settings(
+        MODEL_STORE_CONNECTION_STRING=azurite.connection_string,
+        MODEL_STORE_ACCOUNT_URL=None,
+        MODEL_STORE_CONTAINER=container,
+        MODEL_STORE_PATH=tmp_path / "unused-local-store",
+        MODEL_CACHE_DIR=tmp_path / "cache",
+        DEFAULT_BUNDLE_PATH=default,
+        MODEL_REFRESH_SECONDS=REFRESH_SECONDS,
+        FEEDBACK_DB_PATH=tmp_path / "feedback.sqlite3",
+        TRANSLATION_ENABLED=False,
+        AUTH_MODE="none",
+    )
+
+
+def local_settings(tmp_path: Path, default: Path, **overrides: object) -> Settings:
+    (tmp_path / "store").mkdir(exist_ok=True)
+    values: dict[str, object] = {
+        "MODEL_STORE_PATH": tmp_path / "store",
+        "MODEL_STORE_CONNECTION_STRING": None,
+        "MODEL_STORE_ACCOUNT_URL": None,
+        "MODEL_CACHE_DIR": tmp_path / "cache",
+        "DEFAULT_BUNDLE_PATH": default,
+        "MODEL_REFRESH_SECONDS": REFRESH_SECONDS,
+        "FEEDBACK_DB_PATH": tmp_path / "feedback.sqlite3",
+        "TRANSLATION_ENABLED": False,
+        "AUTH_MODE": "none",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def api() -> Iterator:
+    """api(settings) -> a TestClient on create_app(settings); all closed at the end."""
+    clients: list[TestClient] = []
+
+    def make(settings: Settings) -> TestClient:
+        client = TestClient(create_app(settings))
+        clients.append(client.__enter__())
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def predict(client: TestClient, text: str = NEGATIVE) -> tuple[httpx.Response, float]:
+    began = time.monotonic()
+    response = client.post("/api/predict", json={"text": text})
+    return response, time.monotonic() - began
+
+
+def served_version(client: TestClient) -> str | None:
+    response, _ = predict(client)
+    return response.json()["model_version"] if response.status_code == 200 else None
+
+
+def wait_for_refresh() -> None:
+    time.sleep(REFRESH_SECONDS * 1.5)
+
+
+def assert_no_model_503(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "model_unavailable"
+    assert response.headers["retry-after"] == "30"
+
+
+# --- the model store (Azurite) stops ------------------------------------------------------------
+
+
+def test_store_down_at_cold_start_serves_the_shipped_bundle(
+    api, azurite: Azurite, blob_container: str, tmp_path: Path, tiny_bundle: Path
+) -> None:
+    client = api(blob_settings(azurite, blob_container, tmp_path, tiny_bundle))
+    azurite.stop()
+    try:
+        response, elapsed = predict(client)
+        health = client.get("/api/health")
+    finally:
+        azurite.start()
+    assert response.status_code == 200, response.text
+    assert response.json()["model_version"] == "tiny-1"
+    assert elapsed < STORE_OUTAGE_BUDGET_SECONDS
+    body = health.json()
+    assert (health.status_code, body["status"], body["source"]) == (200, "degraded", "default")
+    assert body["store"] == "unreachable"
+    assert body["detail"].startswith("store unreachable")
+
+
+def test_store_down_at_cold_start_without_any_model_is_a_clear_503_then_recovers(
+    api,
+    azurite: Azurite,
+    blob_container: str,
+    tmp_path: Path,
+    real_bundles: dict[str, Path],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(model_loader, "EMPTY_RETRY_SECONDS", REFRESH_SECONDS)
+    settings = blob_settings(azurite, blob_container, tmp_path, tmp_path / "no-default")
+    client = api(settings)
+    azurite.stop()
+    try:
+        response, elapsed = predict(client)
+        health = client.get("/api/health")
+    finally:
+        azurite.start()
+    assert_no_model_503(response)
+    assert elapsed < STORE_OUTAGE_BUDGET_SECONDS
+    assert (health.status_code, health.json()["status"]) == (503, "unavailable")
+    assert "store unreachable" in health.json()["detail"]
+    open_model_store(settings).publish(real_bundles["v1"])  # the store is back, with a champion
+    wait_for_refresh()
+    assert served_version(client) == "v1"  # without a restart
+    assert client.get("/api/health").json()["status"] == "ok"
+
+
+def test_store_down_during_refresh_keeps_answering_then_follows_again(
+    api,
+    azurite: Azurite,
+    blob_container: str,
+    tmp_path: Path,
+    tiny_bundle: Path,
+    real_bundles: dict[str, Path],  # noqa: F811
+) -> None:
+    settings = blob_settings(azurite, blob_container, tmp_path, tiny_bundle)
+    open_model_store(settings).publish(real_bundles["v1"])
+    client = api(settings)
+    assert served_version(client) == "v1"
+    azurite.stop()
+    answers: list[tuple[int, str, float]] = []
+    try:
+        for _ in range(8):
+            wait_for_refresh()  # every request is due for a refresh, and meets the dead store
+            response, elapsed = predict(client)
+            answers.append((response.status_code, response.json().get("model_version"), elapsed))
+        health = client.get("/api/health").json()
+    finally:
+        azurite.start()  # in-memory Azurite comes back empty
+    assert {(status, version) for status, version, _ in answers} == {(200, "v1")}
+    assert max(elapsed for *_, elapsed in answers) < STORE_OUTAGE_BUDGET_SECONDS
+    assert (health["status"], health["store"], health["model_version"]) == (
+        "degraded",
+        "unreachable",
+        "v1",
+    )
+    open_model_store(settings).publish(real_bundles["v2"])
+    wait_for_refresh()
+    assert served_version(client) == "v2"
+    health = client.get("/api/health").json()
+    assert (health["status"], health["store"]) == ("ok", "reachable")
+
+
+# --- a bad champion: missing version, truncated or tampered model --------------------------------
+
+
+def point_at_a_bad_champion(store: ModelStore, bundles: dict[str, Path], damage: str) -> str:
+    """Make champion.json name a version that cannot be served; returns that version."""
+    if damage == "missing":
+        store.objects.put(CHAMPION_NAME, b'{"version": "ghost", "previous": ["v1"]}')
+        return "ghost"
+    store.publish(bundles["v2"], make_champion=False)
+    name = f"v2/{MODEL_FILE}"
+    data = store.objects.get(name).data
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:  # tampered: same size, one byte changed
+        middle = len(data) // 2
+        data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+    store.objects.put(name, data)
+    store.set_champion("v2")
+    return "v2"
+
+
+REASONS = {"missing": "missing", "truncated": "sha256", "tampered": "sha256"}
+
+
+@pytest.mark.parametrize("damage", sorted(REASONS))
+def test_bad_champion_at_cold_start_is_a_clear_503(
+    api,
+    tmp_path: Path,
+    tiny_bundle: Path,
+    real_bundles: dict[str, Path],  # noqa: F811
+    damage: str,
+) -> None:
+    """A champion is declared but unusable and nothing is cached: no silent stale default."""
+    settings = local_settings(tmp_path, tiny_bundle)
+    store = ModelStore(LocalObjectStore(settings.MODEL_STORE_PATH))
+    version = point_at_a_bad_champion(store, real_bundles, damage)
+    client = api(settings)
+    response, _ = predict(client)
+    assert_no_model_503(response)
+    health = client.get("/api/health")
+    assert health.status_code == 503
+    assert f"champion {version}" in health.json()["detail"]
+    assert REASONS[damage] in health.json()["detail"]
+    assert not (settings.MODEL_CACHE_DIR / version).exists()  # nothing bad was cached
+
+
+@pytest.mark.parametrize("damage", sorted(REASONS))
+def test_bad_champion_during_refresh_keeps_the_last_good_model(
+    api,
+    tmp_path: Path,
+    tiny_bundle: Path,
+    real_bundles: dict[str, Path],  # noqa: F811
+    damage: str,
+) -> None:
+    settings = local_settings(tmp_path, tiny_bundle)
+    store = ModelStore(LocalObjectStore(settings.MODEL_STORE_PATH))
+    store.publish(real_bundles["v1"])
+    client = api(settings)
+    assert served_version(client) == "v1"
+    version = point_at_a_bad_champion(store, real_bundles, damage)
+    wait_for_refresh()
+    assert served_version(client) == "v1"
+    health = client.get("/api/health").json()
+    assert (health["status"], health["model_version"]) == ("degraded", "v1")
+    assert f"champion {version}" in health["detail"]
+    assert REASONS[damage] in health["detail"]
+    store.publish(real_bundles["v3"])  # the fix: a good champion
+    wait_for_refresh()
+    assert served_version(client) == "v3"
+    assert client.get("/api/health").json()["status"] == "ok"
+
+
+# --- a publication that dies half-way -----------------------------------------------------------
+
+
+def test_a_publication_crash_at_any_write_never_reaches_callers(
+    api,
+    azurite: Azurite,
+    blob_container: str,
+    tmp_path: Path,
+    tiny_bundle: Path,
+    real_bundles: dict[str, Path],  # noqa: F811
+) -> None:
+    """Publishing v2 dies before/after each of its writes: callers see v1, or all of v2."""
+    counting_settings = blob_settings(azurite, f"{blob_container}-n", tmp_path, tiny_bundle)
+    counting = open_model_store(counting_settings)
+    counting.publish(real_bundles["v1"])
+    objects = CountingStore(counting.objects)
+    ModelStore(objects).publish(real_bundles["v2"])
+    assert objects.puts == 4  # model.onnx, explain.json, manifest.json, champion.json
+    for k, after_write in crash_points(objects.puts):
+        label = f"{k}{'a' if after_write else 'b'}"
+        settings = blob_settings(
+            azurite, f"{blob_container}-{label}", tmp_path / label, tiny_bundle
+        )
+        store = open_model_store(settings)
+        store.publish(real_bundles["v1"])
+        client = api(settings)
+        assert served_version(client) == "v1"
+        with pytest.raises(Crash):
+            ModelStore(CrashingStore(store.objects, k, after_write)).publish(real_bundles["v2"])
+        wait_for_refresh()
+        pointer_moved = (k, after_write) == (4, True)
+        assert served_version(client) == ("v2" if pointer_moved else "v1"), label
+        assert client.get("/api/health").json()["status"] == "ok", label
+        store.publish(real_bundles["v2"])  # the publisher's rerun completes the publication
+        wait_for_refresh()
+        assert served_version(client) == "v2", label
+
+
+# --- the translator hangs -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hanging_translator() -> Iterator[str]:
+    with run_translator_stub(mode="hang", hang_seconds=10.0) as stub:
+        yield stub.url
+
+
+def test_a_hanging_translator_costs_at_most_the_budget(
+    api, tmp_path: Path, tiny_bundle: Path, hanging_translator: str
+) -> None:
+    settings = local_settings(
+        tmp_path,
+        tiny_bundle,
+        TRANSLATION_ENABLED=True,
+        TRANSLATOR_URL=hanging_translator,
+        TRANSLATION_TIMEOUT_SECONDS=1.5,
+    )
+    client = api(settings)
+    response, elapsed = predict(client, FRENCH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["language"], body["translated"], body["translation_reason"]) == (
+        "fr",
+        False,
+        "timeout",
+    )
+    assert elapsed < TRANSLATION_BUDGET_SECONDS + 0.5, elapsed
+    english, elapsed_english = predict(client, NEGATIVE)
+    assert english.json()["translation_reason"] == "already English"
+    assert elapsed_english < 1.0  # English never waits for the translator
+
+
+def test_a_hanging_translator_bounds_a_batch_four_texts_at_a_time(
+    api, tmp_path: Path, tiny_bundle: Path, hanging_translator: str
+) -> None:
+    """Documented bound: 1.5 s per text, four at a time; 8 foreign texts ≈ 2 rounds ≈ 3 s."""
+    settings = local_settings(
+        tmp_path, tiny_bundle, TRANSLATION_ENABLED=True, TRANSLATOR_URL=hanging_translator
+    )
+    client = api(settings)
+    texts = [f"{FRENCH} {index}" for index in range(8)]
+    began = time.monotonic()
+    response = client.post("/api/predict", json={"texts": [NEGATIVE, *texts]})
+    elapsed = time.monotonic() - began
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["translation_reason"] for r in results] == ["already English"] + ["timeout"] * 8
+    assert elapsed < 2 * 1.5 + 1.5, elapsed
+
+
+def test_translation_works_again_once_the_translator_answers(
+    api, tmp_path: Path, tiny_bundle: Path
+) -> None:
+    with run_translator_stub(mode="hang", hang_seconds=10.0) as stub:
+        settings = local_settings(
+            tmp_path, tiny_bundle, TRANSLATION_ENABLED=True, TRANSLATOR_URL=stub.url
+        )
+        client = api(settings)
+        assert predict(client, FRENCH)[0].json()["translation_reason"] == "timeout"
+        stub.mode = "translate"
+        time.sleep(1.6)  # let the pool's worker give up on the hanging call
+        body = predict(client, FRENCH)[0].json()
+    assert (body["translated"], body["translation_reason"]) == (True, None)  # not cached
+
+
+# --- Log Analytics keeps throttling ---------------------------------------------------------------
+
+
+class StaticCredential:
+    def get_token(self, *scopes: str, **kwargs: object):
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("static-test-token", int(time.time()) + 3600)
+
+
+def test_log_analytics_throttling_beyond_the_retries_moves_nothing(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "feedback")
+    settings = Settings(RETRAIN_THRESHOLD=1000)
+    now = T0 + timedelta(days=1)
+    with LogAnalyticsServer(default_answer="throttle") as server:
+        rows = [LogRow(T0 + timedelta(minutes=m), make_flag_event(m)) for m in range(5)]
+        server.add_rows(rows)
+        source = LogsQuerySource(
+            "workspace", StaticCredential(), server.url, retry_total=1, retry_backoff_factor=0.01
+        )
+        began = time.monotonic()
+        with pytest.raises(HarvestError, match="429"):
+            harvest(source, store, now, settings)
+        elapsed = time.monotonic() - began
+        assert store.list() == []  # no data, no index, no watermark
+        assert len(server.query_requests()) == 2  # one try, one retry after Retry-After: 1
+        server.default_answer = "ok"  # the throttling ends: the next run takes everything once
+        result = harvest(source, store, now, settings)
+    assert elapsed < 10
+    assert result.new_records == 5
+    assert sorted(r["prediction_id"] for r in read_feedback(store)) == sorted(
+        row.values["prediction_id"] for row in rows
+    )
+    assert store.get(WATERMARK_NAME) is not None
+
+
+# --- restarts ---------------------------------------------------------------------------------------
+
+
+def flag(prediction_id: str) -> dict[str, str]:
+    return {
+        "prediction_id": prediction_id,
+        "text": NEGATIVE,
+        "predicted_label": "positive",
+        "language": "en",
+    }
+
+
+def test_a_new_instance_resumes_the_same_model_and_feedback_state(
+    api,
+    azurite: Azurite,
+    blob_container: str,
+    tmp_path: Path,
+    tiny_bundle: Path,
+    real_bundles: dict[str, Path],  # noqa: F811
+) -> None:
+    """Restart (new app, new ModelHolder, new sink) on the same cache and feedback log."""
+    settings = blob_settings(azurite, blob_container, tmp_path, tiny_bundle)
+    store = open_model_store(settings)
+    store.publish(real_bundles["v1"])
+    first = api(settings)
+    assert served_version(first) == "v1"
+    store.publish(real_bundles["v2"])
+    wait_for_refresh()
+    assert served_version(first) == "v2"
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    assert all(first.post("/api/feedback", json=flag(i)).status_code == 202 for i in ids)
+    azurite.stop()  # and the store goes down while the instance restarts
+    try:
+        second = api(settings)
+        assert served_version(second) == "v2"  # the version served last, from the cache
+        health = second.get("/api/health").json()
+        answers = [second.post("/api/feedback", json=flag(i)).json()["status"] for i in ids]
+        new_flag = second.post("/api/feedback", json=flag(str(uuid.uuid4()))).json()["status"]
+    finally:
+        azurite.start()
+    assert (health["source"], health["status"]) == ("cache", "degraded")
+    assert answers == ["duplicate"] * 5
+    assert new_flag == "recorded"
+    assert SqliteFeedbackSink(settings.FEEDBACK_DB_PATH).count() == 6
+
+
+def send_flags_until_killed(base_url: str, acked: list[str], stop: threading.Event) -> None:
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        while not stop.is_set():
+            prediction_id = str(uuid.uuid4())
+            try:
+                response = client.post("/api/feedback", json=flag(prediction_id))
+            except httpx.TransportError:
+                return  # the server is gone
+            if response.status_code == 202 and response.json()["status"] == "recorded":
+                acked.append(prediction_id)
+
+
+def test_a_killed_server_loses_no_acknowledged_flag_and_a_new_one_counts_none_twice(
+    tmp_path: Path, tiny_bundle: Path
+) -> None:
+    """SIGKILL mid-traffic: every 202 is in the log once; a new process says 'duplicate'."""
+    db = tmp_path / "feedback.sqlite3"
+    (tmp_path / "store").mkdir()
+    env = {
+        "DEFAULT_BUNDLE_PATH": str(tiny_bundle),
+        "MODEL_STORE_PATH": str(tmp_path / "store"),
+        "MODEL_CACHE_DIR": str(tmp_path / "cache"),
+        "FEEDBACK_DB_PATH": str(db),
+        "TRANSLATION_ENABLED": "false",
+        "AUTH_MODE": "none",
+    }
+    server = ApiProcess(env, tmp_path / "server.log").start()
+    acked: list[str] = []
+    stop = threading.Event()
+    senders = [
+        threading.Thread(target=send_flags_until_killed, args=(server.base_url, acked, stop))
+        for _ in range(8)
+    ]
+    try:
+        for sender in senders:
+            sender.start()
+        deadline = time.monotonic() + 10
+        while len(acked) < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.kill()  # mid-traffic: requests are in flight
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join(timeout=10)
+        server.stop()
+    acknowledged = list(acked)
+    assert len(acknowledged) >= 100
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        stored = [row[0] for row in connection.execute("SELECT prediction_id FROM feedback")]
+    assert len(stored) == len(set(stored))
+    assert set(acknowledged) <= set(stored)
+    assert len(stored) - len(acknowledged) <= len(senders)  # written, then killed before the 202
+    with ApiProcess(env, tmp_path / "server2.log") as restarted:
+        with httpx.Client(base_url=restarted.base_url, timeout=10) as client:
+            again = [
+                client.post("/api/feedback", json=flag(i)).json()["status"]
+                for i in acknowledged[:50]
+            ]
+    assert again == ["duplicate"] * len(again)
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == len(stored)
+    print(json.dumps({"acknowledged": len(acknowledged), "stored": len(stored)}))
