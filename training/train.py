@@ -83,8 +83,8 @@ def fit_pipeline(
     )
     search.fit(frame, labels, clf__sample_weight=sample_weight)
     return search.best_estimator_, {
-        "C": search.best_params_["clf__C"],
-        "cv_roc_auc": search.best_score_,
+        "C": float(search.best_params_["clf__C"]),
+        "cv_roc_auc": float(search.best_score_),
     }
 
 
