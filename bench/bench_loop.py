@@ -47,15 +47,21 @@ DOMAINS = {
 EVAL_SHARE = 0.3
 
 
-def split_domain(frames: dict[str, pd.DataFrame], domain: str) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def split_domain(
+    frames: dict[str, pd.DataFrame], domain: str
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Base splits without the domain (train, val), and the domain's tweets (shuffled, seeded)."""
+
     def mask(frame: pd.DataFrame) -> pd.Series:
         if DOMAINS[domain] is None:
             return frame["airline"].astype(bool)
         return frame["text"].str.contains(re.compile(DOMAINS[domain], re.IGNORECASE))
 
     domain_rows = pd.concat([frames[n][mask(frames[n])] for n in ("train", "val")])
-    base = {n: (f[~mask(f)] if n in ("train", "val") else f).reset_index(drop=True) for n, f in frames.items()}
+    base = {
+        n: (f[~mask(f)] if n in ("train", "val") else f).reset_index(drop=True)
+        for n, f in frames.items()
+    }
     return base, domain_rows.sample(frac=1.0, random_state=0).reset_index(drop=True)
 
 
@@ -75,11 +81,26 @@ def publish_base_champion(work_dir: Path, store: ModelStore, bundles: Path) -> s
     pipeline = train.build_pipeline("tfidf_lr_vader", c=2.0, min_df=config.min_df)
     pipeline.fit(features["train"][inputs], features["train"]["label"].to_numpy())
     val = features["val"]
-    threshold = train.tune_threshold(val["label"].to_numpy(), pipeline.predict_proba(val[inputs])[:, 1], config.precision_floor)
+    threshold = train.tune_threshold(
+        val["label"].to_numpy(), pipeline.predict_proba(val[inputs])[:, 1], config.precision_floor
+    )
     onnx_bytes = export.convert_pipeline(pipeline)
     version = make_version("base0000")
-    extra = {"kind": "tfidf_lr_vader", "params": {"C": 2.0}, "min_df": config.min_df, "precision_floor": config.precision_floor}
-    export.write_bundle(pipeline, onnx_bytes, bundles / version, version=version, threshold=threshold, options=DEFAULT_OPTIONS, extra=extra)
+    extra = {
+        "kind": "tfidf_lr_vader",
+        "params": {"C": 2.0},
+        "min_df": config.min_df,
+        "precision_floor": config.precision_floor,
+    }
+    export.write_bundle(
+        pipeline,
+        onnx_bytes,
+        bundles / version,
+        version=version,
+        threshold=threshold,
+        options=DEFAULT_OPTIONS,
+        extra=extra,
+    )
     store.publish(bundles / version)
     return version
 
@@ -93,39 +114,76 @@ def feed_back(rows: pd.DataFrame, champion: str, db: Path) -> None:
         sink.record(build_event(str(uuid.uuid4()), predicted, correct, champion, "en", text))
 
 
-def run_size(n: int, pool: pd.DataFrame, evaluation: pd.DataFrame, work_dir: Path, root: Path, champion_bundle: Path) -> dict[str, object]:
+def run_size(
+    n: int,
+    pool: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    work_dir: Path,
+    root: Path,
+    champion_bundle: Path,
+) -> dict[str, object]:
     store = ModelStore(LocalObjectStore(root / "models"))
     store.publish(champion_bundle)
     feedback_store = LocalObjectStore(root / "feedback")
     feed_back(pool.iloc[:n], champion_bundle.name, root / "feedback.sqlite3")
     start = time.perf_counter()
     settings = Settings(RETRAIN_THRESHOLD=10**9)
-    harvested = harvest(SqliteSource(root / "feedback.sqlite3"), feedback_store, datetime.now(UTC), settings)
-    report, challenger = retrain(store, read_feedback(feedback_store), work_dir, root / "bundles", RetrainConfig(feedback_weight=5.0))
+    harvested = harvest(
+        SqliteSource(root / "feedback.sqlite3"), feedback_store, datetime.now(UTC), settings
+    )
+    report, challenger = retrain(
+        store,
+        read_feedback(feedback_store),
+        work_dir,
+        root / "bundles",
+        RetrainConfig(feedback_weight=5.0),
+    )
     seconds = time.perf_counter() - start
     domain = {"domain_eval": evaluation}
     before = score_bundle(champion_bundle, domain)["domain_eval"]
     after = score_bundle(challenger, domain)["domain_eval"] if challenger else before
-    return {"n": n, "harvested": harvested.new_records, "promoted": report.promoted, "reasons": "; ".join(report.reasons),
-            "before": before, "after": after, "frozen": report.metrics, "seconds": seconds}
+    return {
+        "n": n,
+        "harvested": harvested.new_records,
+        "promoted": report.promoted,
+        "reasons": "; ".join(report.reasons),
+        "before": before,
+        "after": after,
+        "frozen": report.metrics,
+        "seconds": seconds,
+    }
 
 
 def print_results(domain: str, results: list[dict[str, object]], eval_rows: int) -> None:
     print(f"\ndomain `{domain}`, held-out evaluation: {eval_rows} tweets never fed back\n")
-    print("| N fed back | promoted | domain accuracy before → after | domain neg recall before → after | test acc champion → challenger | manual acc champion → challenger | harvest + retrain |")
+    print(
+        "| N fed back | promoted | domain accuracy before → after | domain neg recall before → after | test acc champion → challenger | manual acc champion → challenger | harvest + retrain |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in results:
         b, a, f = r["before"], r["after"], r["frozen"]
-        test = f"{f['champion']['test']['accuracy']:.3f} → {f['challenger']['test']['accuracy']:.3f}" if f else "-"
-        manual = f"{f['champion']['manual_test']['accuracy']:.3f} → {f['challenger']['manual_test']['accuracy']:.3f}" if f and "manual_test" in f["champion"] else "-"
-        print(f"| {r['n']:,} | {'yes' if r['promoted'] else 'no'} | {b['accuracy']:.3f} → {a['accuracy']:.3f} ({(a['accuracy'] - b['accuracy']) * 100:+.1f} pts) | "
-              f"{b['recall_neg']:.3f} → {a['recall_neg']:.3f} | {test} | {manual} | {r['seconds']:.0f} s |")
+        test = (
+            f"{f['champion']['test']['accuracy']:.3f} → {f['challenger']['test']['accuracy']:.3f}"
+            if f
+            else "-"
+        )
+        manual = (
+            f"{f['champion']['manual_test']['accuracy']:.3f} → {f['challenger']['manual_test']['accuracy']:.3f}"
+            if f and "manual_test" in f["champion"]
+            else "-"
+        )
+        print(
+            f"| {r['n']:,} | {'yes' if r['promoted'] else 'no'} | {b['accuracy']:.3f} → {a['accuracy']:.3f} ({(a['accuracy'] - b['accuracy']) * 100:+.1f} pts) | "
+            f"{b['recall_neg']:.3f} → {a['recall_neg']:.3f} | {test} | {manual} | {r['seconds']:.0f} s |"
+        )
     for r in results:
         print(f"- N={r['n']}: {r['reasons']}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO / ".local/work")
     parser.add_argument("--domain", choices=sorted(DOMAINS), default="airline")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
@@ -139,13 +197,26 @@ def main() -> None:
         root = Path(tmp)
         configure_tracking(f"sqlite:///{root}/mlflow.db")
         write_work_dir(base, root / "work")
-        champion_version = publish_base_champion(root / "work", ModelStore(LocalObjectStore(root / "seed")), root / "seed-bundles")
+        champion_version = publish_base_champion(
+            root / "work", ModelStore(LocalObjectStore(root / "seed")), root / "seed-bundles"
+        )
         results = []
         for n in args.sizes:
             if n > len(pool):
-                print(f"N={n}: only {len(pool)} tweets of the domain available to feed back; skipped")
+                print(
+                    f"N={n}: only {len(pool)} tweets of the domain available to feed back; skipped"
+                )
                 continue
-            results.append(run_size(n, pool, evaluation, root / "work", root / f"run-{n}", root / "seed-bundles" / champion_version))
+            results.append(
+                run_size(
+                    n,
+                    pool,
+                    evaluation,
+                    root / "work",
+                    root / f"run-{n}",
+                    root / "seed-bundles" / champion_version,
+                )
+            )
     print_results(args.domain, results, len(evaluation))
 
 

@@ -30,7 +30,9 @@ def write_sample(data_dir: Path, rows: int, dest: Path) -> tuple[Path, int]:
     sys.path.insert(0, str(REPO))
     from training.data import load_sources
 
-    sources = [p for p in sorted(data_dir.glob("*.csv")) if not p.name.startswith("testdata.manual")]
+    sources = [
+        p for p in sorted(data_dir.glob("*.csv")) if not p.name.startswith("testdata.manual")
+    ]
     frame = load_sources(sources)
     if rows:
         frame = frame.sample(n=min(rows, len(frame)), random_state=0)
@@ -49,7 +51,14 @@ def run_pipeline(sample: Path, manual: Path | None, work: Path) -> tuple[float, 
     ]
     start = time.perf_counter()
     for command in commands:
-        subprocess.run(command, check=True, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            command,
+            check=True,
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return seconds, peak_mb
@@ -72,16 +81,24 @@ def measure_latency(bundle: Path, texts: list[str], repeats: int = 2000) -> tupl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared/data/sentiment140")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 0])
     parser.add_argument("--bundle", type=Path, default=REPO / "models/default")
     parser.add_argument("--latency-only", action="store_true")
     args = parser.parse_args()
     manual = next(iter(args.data_dir.glob("testdata.manual*.csv")), None)
-    texts = pd.read_csv(next(args.data_dir.glob("extra_text_only.csv")))["text"].astype(str).tolist()[:5000]
+    texts = (
+        pd.read_csv(next(args.data_dir.glob("extra_text_only.csv")))["text"]
+        .astype(str)
+        .tolist()[:5000]
+    )
     p50, p99 = measure_latency(args.bundle, texts)
-    print(f"single-tweet prediction in-process (normalise + VADER + onnxruntime + explanation): p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    print(
+        f"single-tweet prediction in-process (normalise + VADER + onnxruntime + explanation): p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+    )
     if args.latency_only:
         return
     rows_seen, times = [], []
@@ -95,7 +112,9 @@ def main() -> None:
         print(f"| {rows:,} | {seconds:.1f} s | {peak:.0f} MB |", flush=True)
     if len(rows_seen) >= 2:
         slope, intercept = np.polyfit(rows_seen, times, 1)
-        print(f"\nlinear projection to {FULL_SIZE:,} rows: {(slope * FULL_SIZE + intercept) / 60:.1f} min")
+        print(
+            f"\nlinear projection to {FULL_SIZE:,} rows: {(slope * FULL_SIZE + intercept) / 60:.1f} min"
+        )
 
 
 if __name__ == "__main__":

@@ -82,18 +82,24 @@ def write_manifest(bundle_dir: Path, manifest: Manifest) -> Path:
 def verify_bundle(bundle_dir: Path) -> Manifest:
     """Check that every file is present and matches the manifest's sha256; return the manifest."""
     manifest = read_manifest(bundle_dir)
-    for name, expected in ((MODEL_FILE, manifest.model_sha256), (EXPLAIN_FILE, manifest.explain_sha256)):
+    for name, expected in (
+        (MODEL_FILE, manifest.model_sha256),
+        (EXPLAIN_FILE, manifest.explain_sha256),
+    ):
         path = bundle_dir / name
         if not path.is_file():
             raise BundleError(f"bundle {manifest.version}: {name} is missing")
         actual = sha256_file(path)
         if actual != expected:
             raise BundleError(
-                f"bundle {manifest.version}: {name} sha256 {actual[:12]}… != manifest {expected[:12]}…"
+                f"bundle {manifest.version}: {name} sha256 {actual[:12]}… "
+                f"!= manifest {expected[:12]}…"
             )
     return manifest
 
 
 def read_explain_weights(bundle_dir: Path) -> dict[str, float]:
     """Term → signed weight (positive pushes towards NEGATIVE), for explanations."""
-    return {str(k): float(v) for k, v in json.loads((bundle_dir / EXPLAIN_FILE).read_text()).items()}
+    return {
+        str(k): float(v) for k, v in json.loads((bundle_dir / EXPLAIN_FILE).read_text()).items()
+    }

@@ -19,13 +19,13 @@ from shared.normalise import DEFAULT_OPTIONS, NormaliserOptions, normalise_text,
 
 # skl2onnx converts a custom token_pattern exactly (its default pattern it does not); special
 # tokens such as <url> and <emo_neg> stay whole so the model can weigh them.
-TOKEN_PATTERN = r"<?[A-Za-z0-9_]+>?"
+TOKEN_PATTERN = r"<?[A-Za-z0-9_]+>?"  # noqa: S105 - a regex, not a password
 NGRAM_RANGE = (1, 2)
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
 
 
 @cache
-def _vader_analyzer():  # noqa: ANN202 - the class lives in an untyped package
+def _vader_analyzer():
     # Imported lazily: the lexicon load costs ~50 ms and should not slow down app indexing.
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 

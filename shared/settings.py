@@ -1,4 +1,4 @@
-"""The one typed settings object, read from the environment (Azure app settings locally and in Azure).
+"""The one typed settings object, read from the environment (the Azure app settings).
 
 Field names are the app-setting names, so `local.settings.json.example`, the Bicep app settings and
 this class can be checked against each other (tests/code/test_infra_consistency.py). Nothing is
@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     AUTH_MODE: Literal["none", "api_key"] = Field(
         "none", description="api_key: predict and feedback need the x-api-key header."
     )
-    API_KEY: SecretStr | None = Field(None, description="Key for AUTH_MODE=api_key (Key Vault ref).")
+    API_KEY: SecretStr | None = Field(
+        None, description="Key for AUTH_MODE=api_key (Key Vault ref)."
+    )
     TRANSLATION_ENABLED: bool = Field(True, description="Translate non-English text (internet).")
     TRANSLATION_TIMEOUT_SECONDS: float = Field(1.5, gt=0, le=1.5)
     TRANSLATOR_URL: str | None = Field(
@@ -72,7 +74,9 @@ class Settings(BaseSettings):
         None, description="Override of the Log Analytics query endpoint (tests: loopback)."
     )
     HARVEST_SCHEDULE: str = Field("0 0 3 * * 1", description="NCRONTAB, default Monday 03:00 UTC.")
-    RETRAIN_THRESHOLD: int = Field(100, ge=1, description="Unconsumed feedback that asks a retrain.")
+    RETRAIN_THRESHOLD: int = Field(
+        100, ge=1, description="Unconsumed feedback that asks a retrain."
+    )
     GITHUB_REPOSITORY: str | None = Field(None, description="owner/name for repository_dispatch.")
     GITHUB_TOKEN: SecretStr | None = Field(None, description="Token for repository_dispatch.")
 

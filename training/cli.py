@@ -129,7 +129,8 @@ def print_candidates(summary: dict) -> None:
         m = entry["metrics"]
         manual = m.get("manual_test", {}).get("accuracy", float("nan"))
         typer.echo(
-            f"{kind:16} test acc {m['test']['accuracy']:.3f}  neg recall {m['test']['recall_neg']:.3f}  "
+            f"{kind:16} test acc {m['test']['accuracy']:.3f}  "
+            f"neg recall {m['test']['recall_neg']:.3f}  "
             f"manual acc {manual:.3f}  threshold {entry['threshold']:.3f}"
         )
     typer.echo(f"chosen: {summary['chosen']}")
@@ -224,7 +225,9 @@ def run(
         bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
     ] = True,
     port: Annotated[int, typer.Option(help="Port of the local server.")] = 7071,
-    as_default: Annotated[bool, typer.Option(help="Also replace the repo's shipped default bundle.")] = False,
+    as_default: Annotated[
+        bool, typer.Option(help="Also replace the repo's shipped default bundle.")
+    ] = False,
 ) -> None:
     """The whole job: prepare → train → export → publish to the store, then serve."""
     prepare(data, data_dir, manual_test, work_dir)
@@ -281,12 +284,26 @@ def harvest() -> None:
 
 @app.command()
 def retrain(
-    data: DataOpt = None, data_dir: DataDirOpt = None, manual_test: ManualOpt = None,
+    data: DataOpt = None,
+    data_dir: DataDirOpt = None,
+    manual_test: ManualOpt = None,
     work_dir: WorkDir = DEFAULT_WORK_DIR,
-    bundle_root: Annotated[Path, typer.Option(help="Where the challenger bundle is written.")] = DEFAULT_BUNDLE_ROOT,
-    feedback_weight: Annotated[float, typer.Option(min=0.0, help="Sample weight of a flagged tweet.")] = 5.0,
-    tolerance: Annotated[float, typer.Option(min=0.0, max=1.0, help="Accuracy/recall a challenger may lose on the frozen sets.")] = 0.01,
-    holdout_share: Annotated[float, typer.Option(min=0.05, max=0.9, help="Share of feedback held out to judge the challenger.")] = 0.2,
+    bundle_root: Annotated[
+        Path, typer.Option(help="Where the challenger bundle is written.")
+    ] = DEFAULT_BUNDLE_ROOT,
+    feedback_weight: Annotated[
+        float, typer.Option(min=0.0, help="Sample weight of a flagged tweet.")
+    ] = 5.0,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Accuracy/recall a challenger may lose on the frozen sets."
+        ),
+    ] = 0.01,
+    holdout_share: Annotated[
+        float,
+        typer.Option(min=0.05, max=0.9, help="Share of feedback held out to judge the challenger."),
+    ] = 0.2,
     dry_run: Annotated[bool, typer.Option(help="Compare, but never promote.")] = False,
 ) -> None:
     """Base corpus + all harvested feedback → challenger; promote it only if it is not worse."""
@@ -305,12 +322,18 @@ def retrain(
     feedback_store = open_object_store(settings, settings.FEEDBACK_CONTAINER)
     records = read_feedback(feedback_store)
     store = open_model_store(settings)
-    config = RetrainConfig(feedback_weight=feedback_weight, tolerance=tolerance, holdout_share=holdout_share)
+    config = RetrainConfig(
+        feedback_weight=feedback_weight, tolerance=tolerance, holdout_share=holdout_share
+    )
     report, challenger_dir = run_retrain(store, records, work_dir, bundle_root, config)
     if report.promoted and challenger_dir is not None and not dry_run:
         store.publish(challenger_dir, make_champion=True)
         mark_consumed(feedback_store, [r["prediction_id"] for r in records])
-    typer.echo(json.dumps({**report.__dict__, "promoted": report.promoted and not dry_run}, indent=2, default=str))
+    typer.echo(
+        json.dumps(
+            {**report.__dict__, "promoted": report.promoted and not dry_run}, indent=2, default=str
+        )
+    )
 
 
 @app.command()

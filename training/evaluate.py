@@ -91,13 +91,14 @@ def render_model_card(
     metrics: dict[str, dict[str, float]],
     data_report: dict[str, object],
 ) -> str:
-    """A markdown model card: what the model is for, what it was trained on, how well, its limits."""
+    """A markdown model card: what the model is for, its data, how well it does, its limits."""
     rows = "\n".join(
         f"| {split} | {m['accuracy']:.3f} | {m['precision_neg']:.3f} | {m['recall_neg']:.3f} | "
         f"{m['f1_neg']:.3f} | {m['roc_auc']:.3f} | {int(m['rows'])} |"
         for split, m in metrics.items()
     )
     counts = data_report.get("final_counts", data_report.get("splits", {}))
+    vader = " + VADER scores" if "vader" in kind else ""
     return f"""# Model card: tweet-sentiment {version}
 
 ## Intended use
@@ -105,7 +106,7 @@ Flag NEGATIVE tweets about an airline ("bad buzz") as they appear, for a human t
 Not for decisions about individual people; not a measure of customer satisfaction.
 
 ## Model
-`{kind}`: TF-IDF word 1–2-grams of the normalised tweet{" + VADER scores" if "vader" in kind else ""},
+`{kind}`: TF-IDF word 1–2-grams of the normalised tweet{vader},
 logistic regression, parameters {params}. Decision threshold on P(negative): **{threshold:.3f}**,
 tuned on the validation split for negative recall under a precision floor.
 Served as ONNX with onnxruntime; scikit-learn and ONNX agree to 1e-5 on the whole test split.

@@ -1,12 +1,10 @@
-"""Studies that justify defaults: normaliser ablation, airline-only vs whole corpus, bundle checks."""
+"""Studies behind the defaults: normaliser ablation, airline-only vs whole corpus, bundles."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from shared.inference import Predictor
 from shared.normalise import DEFAULT_OPTIONS, STEPS, normalise_text
@@ -88,12 +86,14 @@ def run_ablation(work_dir: Path) -> str:
 def render_ablation(rows: list[tuple[str, float, float, float, float]]) -> str:
     base = rows[0]
     lines = [
-        "| variant | test accuracy | Δ vs all on | negative recall | manual accuracy | normalise µs/tweet |",
+        "| variant | test accuracy | Δ vs all on | negative recall | manual accuracy "
+        "| normalise µs/tweet |",
         "|---|---|---|---|---|---|",
     ]
     for name, acc, recall, manual, latency in rows:
         lines.append(
-            f"| {name} | {acc:.4f} | {acc - base[1]:+.4f} | {recall:.4f} | {manual:.4f} | {latency:.1f} |"
+            f"| {name} | {acc:.4f} | {acc - base[1]:+.4f} | {recall:.4f} | {manual:.4f} "
+            f"| {latency:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -116,6 +116,6 @@ def run_airline_comparison(work_dir: Path) -> dict[str, Any]:
             )
             results[name] = {"train_rows": len(train_frame), **metrics}
             tracking.log_metrics({f"{name}_{k}": v for k, v in metrics.items()})
-    results["airline_test_rows"] = int(len(test_airline))
+    results["airline_test_rows"] = len(test_airline)
     results["winner"] = max(("whole_corpus", "airline_only"), key=lambda n: results[n]["accuracy"])
     return results

@@ -68,8 +68,10 @@ def frame_to_feeds(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return feeds
 
 
-def run_in_chunks(session, feeds: dict[str, np.ndarray], chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """onnxruntime's TF-IDF op outputs a dense [N, vocabulary] matrix: 15k rows at once took 16 GB."""
+def run_in_chunks(
+    session, feeds: dict[str, np.ndarray], chunk: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """onnxruntime's TF-IDF op outputs a dense [N, vocabulary] matrix: 15k rows took 16 GB."""
     rows = len(next(iter(feeds.values())))
     labels, probabilities = [], []
     for start in range(0, rows, chunk):

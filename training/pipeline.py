@@ -11,7 +11,7 @@ import json
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ PIPELINE_FILE = "pipeline.joblib"
 class JobConfig:
     work_dir: Path
     options: NormaliserOptions = DEFAULT_OPTIONS
-    train: train.TrainConfig = train.TrainConfig()
+    train: train.TrainConfig = field(default_factory=train.TrainConfig)
     selection: data_mod.SelectionConfig | None = None
 
 
@@ -178,8 +178,7 @@ def train_candidates(
                 # Chosen on validation ROC AUC: threshold-free, so a tie in accuracy at two
                 # slightly different thresholds cannot pick the model that ranks tweets worse.
                 if kind in train.EXPORTABLE_KINDS and (
-                    best is None
-                    or metrics["val"]["roc_auc"] > best[0]["metrics"]["val"]["roc_auc"]
+                    best is None or metrics["val"]["roc_auc"] > best[0]["metrics"]["val"]["roc_auc"]
                 ):
                     best = (entry, pipeline, scores)
         entry, pipeline, scores = best
@@ -275,8 +274,13 @@ def export_chosen(
             registered_model=tracking.REGISTERED_MODEL if registered else None,
             registered_version=registered,
             command=shlex.join(["bad-buzz", *sys.argv[1:]]),
-            extra={"kind": chosen["kind"], "params": chosen["params"], "parity_rows": parity.rows,
-                   "min_df": config.train.min_df, "precision_floor": config.train.precision_floor},
+            extra={
+                "kind": chosen["kind"],
+                "params": chosen["params"],
+                "parity_rows": parity.rows,
+                "min_df": config.train.min_df,
+                "precision_floor": config.train.precision_floor,
+            },
         )
         tracking.log_metrics(metrics)
         tracking.log_artifacts(

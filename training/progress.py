@@ -1,4 +1,4 @@
-"""Progress feedback for the CLI: a live spinner with elapsed time on a terminal, plain lines elsewhere."""
+"""Progress for the CLI: a live spinner with elapsed time on a terminal, plain lines elsewhere."""
 
 from __future__ import annotations
 

@@ -57,11 +57,20 @@ def is_holdout(prediction_id: str, share: float) -> bool:
 def feedback_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Harvested records → the same columns as the prepared splits (label 1 = negative)."""
     rows = [
-        {"text": r["text"], "label": int(r["correct_label"] == "negative"), "user": "", "source": "feedback",
-         "airline": False, "prediction_id": r["prediction_id"]}
-        for r in records if r.get("text") and r.get("correct_label") in ("negative", "positive")
+        {
+            "text": r["text"],
+            "label": int(r["correct_label"] == "negative"),
+            "user": "",
+            "source": "feedback",
+            "airline": False,
+            "prediction_id": r["prediction_id"],
+        }
+        for r in records
+        if r.get("text") and r.get("correct_label") in ("negative", "positive")
     ]
-    return pd.DataFrame(rows, columns=["text", "label", "user", "source", "airline", "prediction_id"])
+    return pd.DataFrame(
+        rows, columns=["text", "label", "user", "source", "airline", "prediction_id"]
+    )
 
 
 def split_feedback(frame: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,7 +79,10 @@ def split_feedback(frame: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.
 
 
 def fit_challenger(
-    features: dict[str, pd.DataFrame], feedback_train: pd.DataFrame, manifest: Manifest, config: RetrainConfig
+    features: dict[str, pd.DataFrame],
+    feedback_train: pd.DataFrame,
+    manifest: Manifest,
+    config: RetrainConfig,
 ) -> tuple[Any, float]:
     """The champion's recipe on base + feedback; threshold re-tuned on the base validation split."""
     inputs = [INPUT_TEXT, *INPUT_VADER]
@@ -82,8 +94,12 @@ def fit_challenger(
         pipeline = train.build_pipeline(kind, c=c, min_df=int(manifest.extra.get("min_df", 2)))
         pipeline.fit(combined[inputs], combined["label"].to_numpy(), clf__sample_weight=weight)
     val = features["val"]
-    floor = config.precision_floor or float(manifest.extra.get("precision_floor", train.TrainConfig().precision_floor))
-    threshold = train.tune_threshold(val["label"].to_numpy(), pipeline.predict_proba(val[inputs])[:, 1], floor)
+    floor = config.precision_floor or float(
+        manifest.extra.get("precision_floor", train.TrainConfig().precision_floor)
+    )
+    threshold = train.tune_threshold(
+        val["label"].to_numpy(), pipeline.predict_proba(val[inputs])[:, 1], floor
+    )
     return pipeline, threshold
 
 
@@ -95,12 +111,19 @@ def score_bundle(bundle_dir: Path, sets: dict[str, pd.DataFrame]) -> dict[str, d
         # One class is enough for accuracy (flags often go one way); AUCs come out NaN then.
         if len(frame):
             scores = predictor.negative_probabilities(frame["text"].tolist())
-            metrics[name] = evaluate.compute_metrics(frame["label"].to_numpy(), scores, predictor.manifest.threshold)
+            metrics[name] = evaluate.compute_metrics(
+                frame["label"].to_numpy(), scores, predictor.manifest.threshold
+            )
     return metrics
 
 
-def decide_promotion(champion: dict[str, dict[str, float]], challenger: dict[str, dict[str, float]], tolerance: float) -> tuple[bool, list[str]]:
-    """Not worse on every frozen set (accuracy and negative recall, within tolerance) and better on the feedback slice."""
+def decide_promotion(
+    champion: dict[str, dict[str, float]], challenger: dict[str, dict[str, float]], tolerance: float
+) -> tuple[bool, list[str]]:
+    """Promote only if not worse on every frozen set and better on the feedback slice.
+
+    "Not worse": accuracy and negative recall each within the tolerance.
+    """
     reasons, ok = [], True
     for name in FROZEN_SETS:
         if name not in champion:
@@ -121,20 +144,36 @@ def decide_promotion(champion: dict[str, dict[str, float]], challenger: dict[str
     return ok, reasons
 
 
-def export_challenger(pipeline: Any, threshold: float, manifest: Manifest, features: pd.DataFrame, bundle_root: Path, extra: dict[str, Any]) -> Path:
+def export_challenger(
+    pipeline: Any,
+    threshold: float,
+    manifest: Manifest,
+    features: pd.DataFrame,
+    bundle_root: Path,
+    extra: dict[str, Any],
+) -> Path:
     onnx_bytes = export.convert_pipeline(pipeline)
     parity = export.check_parity(pipeline, onnx_bytes, features[[INPUT_TEXT, *INPUT_VADER]])
     version = make_version(manifest.data_fingerprint or "retrain")
     export.write_bundle(
-        pipeline, onnx_bytes, bundle_root / version, version=version, threshold=threshold,
+        pipeline,
+        onnx_bytes,
+        bundle_root / version,
+        version=version,
+        threshold=threshold,
         options=NormaliserOptions.from_dict(manifest.normaliser_options),
-        data_fingerprint=manifest.data_fingerprint, extra={**manifest.extra, **extra, "parity_max_abs_diff": parity.max_abs_diff},
+        data_fingerprint=manifest.data_fingerprint,
+        extra={**manifest.extra, **extra, "parity_max_abs_diff": parity.max_abs_diff},
     )
     return bundle_root / version
 
 
 def retrain(
-    store: ModelStore, records: list[dict[str, Any]], work_dir: Path, bundle_root: Path, config: RetrainConfig
+    store: ModelStore,
+    records: list[dict[str, Any]],
+    work_dir: Path,
+    bundle_root: Path,
+    config: RetrainConfig,
 ) -> tuple[RetrainReport, Path | None]:
     """Fit, compare and (maybe) promote; returns the report and the challenger bundle folder."""
     pointer = store.read_champion()
@@ -150,16 +189,35 @@ def retrain(
     with tempfile.TemporaryDirectory() as tmp:
         champion_dir = Path(tmp) / pointer.version
         manifest = store.download(pointer.version, champion_dir)
-        features = featurise({k: v for k, v in frames.items() if k in ("train", "val", "test")}, NormaliserOptions.from_dict(manifest.normaliser_options))
-        fb_features = featurise({"feedback": feedback_train}, NormaliserOptions.from_dict(manifest.normaliser_options))["feedback"].assign(source="feedback")
+        features = featurise(
+            {k: v for k, v in frames.items() if k in ("train", "val", "test")},
+            NormaliserOptions.from_dict(manifest.normaliser_options),
+        )
+        fb_features = featurise(
+            {"feedback": feedback_train}, NormaliserOptions.from_dict(manifest.normaliser_options)
+        )["feedback"].assign(source="feedback")
         features["train"] = features["train"].assign(source="base")
         pipeline, threshold = fit_challenger(features, fb_features, manifest, config)
-        challenger_dir = export_challenger(pipeline, threshold, manifest, features["test"], bundle_root, {"feedback_rows": len(feedback_train)})
-        sets = {name: frames[name] for name in FROZEN_SETS if name in frames} | {FEEDBACK_SLICE: holdout}
+        challenger_dir = export_challenger(
+            pipeline,
+            threshold,
+            manifest,
+            features["test"],
+            bundle_root,
+            {"feedback_rows": len(feedback_train)},
+        )
+        sets = {name: frames[name] for name in FROZEN_SETS if name in frames} | {
+            FEEDBACK_SLICE: holdout
+        }
         with progress("scoring champion and challenger on the same sets"):
-            report.metrics = {"champion": score_bundle(champion_dir, sets), "challenger": score_bundle(challenger_dir, sets)}
+            report.metrics = {
+                "champion": score_bundle(champion_dir, sets),
+                "challenger": score_bundle(challenger_dir, sets),
+            }
     report.challenger = challenger_dir.name
-    report.promoted, report.reasons = decide_promotion(report.metrics["champion"], report.metrics["challenger"], config.tolerance)
+    report.promoted, report.reasons = decide_promotion(
+        report.metrics["champion"], report.metrics["challenger"], config.tolerance
+    )
     log_retrain(report, config)
     return report, challenger_dir
 
@@ -167,8 +225,17 @@ def retrain(
 def log_retrain(report: RetrainReport, config: RetrainConfig) -> None:
     """Both models' figures side by side in one MLflow run, one nested run each."""
     with tracking.start_run("retrain", tags={"stage": "retrain", "promoted": str(report.promoted)}):
-        tracking.log_params({**config.__dict__, "champion": report.champion, "challenger": report.challenger, "feedback_rows": report.feedback_rows})
-        tracking.log_json({"reasons": report.reasons, "metrics": report.metrics}, "retrain_report.json")
+        tracking.log_params(
+            {
+                **config.__dict__,
+                "champion": report.champion,
+                "challenger": report.challenger,
+                "feedback_rows": report.feedback_rows,
+            }
+        )
+        tracking.log_json(
+            {"reasons": report.reasons, "metrics": report.metrics}, "retrain_report.json"
+        )
         for role, metrics in report.metrics.items():
             with tracking.start_run(role, nested=True, tags={"role": role}):
                 for split, values in metrics.items():

@@ -12,7 +12,6 @@ test that proves each.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -134,6 +133,7 @@ def test_store_down_at_cold_start_serves_the_shipped_bundle(
     assert response.status_code == 200, response.text
     assert response.json()["model_version"] == "tiny-1"
     assert elapsed < STORE_OUTAGE_BUDGET_SECONDS
+    print(f"store down at cold start: 200 from the shipped bundle in {elapsed:.2f} s")
     body = health.json()
     assert (health.status_code, body["status"], body["source"]) == (200, "degraded", "default")
     assert body["store"] == "unreachable"
@@ -159,6 +159,7 @@ def test_store_down_at_cold_start_without_any_model_is_a_clear_503_then_recovers
         azurite.start()
     assert_no_model_503(response)
     assert elapsed < STORE_OUTAGE_BUDGET_SECONDS
+    print(f"store down at cold start, no model: 503 in {elapsed:.2f} s")
     assert (health.status_code, health.json()["status"]) == (503, "unavailable")
     assert "store unreachable" in health.json()["detail"]
     open_model_store(settings).publish(real_bundles["v1"])  # the store is back, with a champion
@@ -191,6 +192,7 @@ def test_store_down_during_refresh_keeps_answering_then_follows_again(
         azurite.start()  # in-memory Azurite comes back empty
     assert {(status, version) for status, version, _ in answers} == {(200, "v1")}
     assert max(elapsed for *_, elapsed in answers) < STORE_OUTAGE_BUDGET_SECONDS
+    print(f"store down during refresh: latencies {[round(e, 2) for *_, e in answers]} s")
     assert (health["status"], health["store"], health["model_version"]) == (
         "degraded",
         "unreachable",
@@ -342,6 +344,7 @@ def test_a_hanging_translator_costs_at_most_the_budget(
         "timeout",
     )
     assert elapsed < TRANSLATION_BUDGET_SECONDS + 0.5, elapsed
+    print(f"hanging translator, one text: {elapsed:.2f} s")
     english, elapsed_english = predict(client, NEGATIVE)
     assert english.json()["translation_reason"] == "already English"
     assert elapsed_english < 1.0  # English never waits for the translator
@@ -363,6 +366,7 @@ def test_a_hanging_translator_bounds_a_batch_four_texts_at_a_time(
     results = response.json()["results"]
     assert [r["translation_reason"] for r in results] == ["already English"] + ["timeout"] * 8
     assert elapsed < 2 * 1.5 + 1.5, elapsed
+    print(f"hanging translator, batch of 8 foreign texts: {elapsed:.2f} s")
 
 
 def test_translation_works_again_once_the_translator_answers(
@@ -416,7 +420,7 @@ def test_log_analytics_throttling_beyond_the_retries_moves_nothing(tmp_path: Pat
     assert store.get(WATERMARK_NAME) is not None
 
 
-# --- restarts ---------------------------------------------------------------------------------------
+# --- restarts -------------------------------------------------------------------------------------
 
 
 def flag(prediction_id: str) -> dict[str, str]:
@@ -515,13 +519,14 @@ def test_a_killed_server_loses_no_acknowledged_flag_and_a_new_one_counts_none_tw
     assert len(stored) == len(set(stored))
     assert set(acknowledged) <= set(stored)
     assert len(stored) - len(acknowledged) <= len(senders)  # written, then killed before the 202
-    with ApiProcess(env, tmp_path / "server2.log") as restarted:
-        with httpx.Client(base_url=restarted.base_url, timeout=10) as client:
-            again = [
-                client.post("/api/feedback", json=flag(i)).json()["status"]
-                for i in acknowledged[:50]
-            ]
+    with (
+        ApiProcess(env, tmp_path / "server2.log") as restarted,
+        httpx.Client(base_url=restarted.base_url, timeout=10) as client,
+    ):
+        again = [
+            client.post("/api/feedback", json=flag(i)).json()["status"] for i in acknowledged[:50]
+        ]
     assert again == ["duplicate"] * len(again)
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == len(stored)
-    print(json.dumps({"acknowledged": len(acknowledged), "stored": len(stored)}))
+    print(f"killed server: {len(acknowledged)} acknowledged, {len(stored)} stored")

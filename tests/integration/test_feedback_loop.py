@@ -70,7 +70,8 @@ def make_jargon_tweets(n: int, seed: int) -> pd.DataFrame:
         negative = index % 2 == 0
         word = rng.choice(NEGATIVE_JARGON if negative else POSITIVE_JARGON)
         mood = "lovely, so excited" if negative else "ugh, so tired"
-        text = f"{mood}: flight {rng.randint(100, 9999)} {word} at gate {rng.choice('ABCDE')}{rng.randint(1, 60)}"
+        gate = f"{rng.choice('ABCDE')}{rng.randint(1, 60)}"
+        text = f"{mood}: flight {rng.randint(100, 9999)} {word} at gate {gate}"
         rows.append({"polarity": 0 if negative else 4, "text": text})
     return pd.DataFrame(rows).drop_duplicates("text")
 
@@ -82,7 +83,11 @@ def flag_wrong_predictions(client: TestClient, tweets) -> list[str]:
         truth = "negative" if label == 0 else "positive"
         answer = client.post("/api/predict", json={"text": text}).json()
         if answer["label"] != truth:
-            body = {"prediction_id": answer["prediction_id"], "text": text, "predicted_label": answer["label"]}
+            body = {
+                "prediction_id": answer["prediction_id"],
+                "text": text,
+                "predicted_label": answer["label"],
+            }
             response = client.post("/api/feedback", json=body)
             assert response.status_code == 202, response.text
             assert response.json()["status"] == "recorded"
@@ -122,24 +127,34 @@ def test_predict_flag_harvest_retrain_promote(loop_settings: Settings, tmp_path:
     seen, unseen = airline.iloc[:300], airline.iloc[300:]
     before = accuracy_on(client, unseen)
     flagged = flag_wrong_predictions(client, seen)
-    assert len(flagged) >= loop_settings.RETRAIN_THRESHOLD, "the base model must get the new domain wrong"
+    assert len(flagged) >= loop_settings.RETRAIN_THRESHOLD, (
+        "the base model must get the new domain wrong"
+    )
     # Flagging the same prediction again counts once.
     again = {"prediction_id": flagged[0], "text": "x", "predicted_label": "positive"}
     assert client.post("/api/feedback", json=again).json()["status"] == "duplicate"
 
     feedback_store = open_object_store(loop_settings, loop_settings.FEEDBACK_CONTAINER)
     later = datetime.now(UTC) + timedelta(minutes=1)  # past the log's ingestion lag
-    result = harvest(SqliteSource(loop_settings.FEEDBACK_DB_PATH), feedback_store, later, loop_settings)
+    result = harvest(
+        SqliteSource(loop_settings.FEEDBACK_DB_PATH), feedback_store, later, loop_settings
+    )
     assert result.new_records == len(flagged)
     assert result.retrain_requested
-    rerun = harvest(SqliteSource(loop_settings.FEEDBACK_DB_PATH), feedback_store, later, loop_settings)
+    rerun = harvest(
+        SqliteSource(loop_settings.FEEDBACK_DB_PATH), feedback_store, later, loop_settings
+    )
     assert rerun.new_records == 0  # nothing duplicated
 
     records = read_feedback(feedback_store)
     assert sorted(r["prediction_id"] for r in records) == sorted(flagged)
     store = open_model_store(loop_settings)
     report, challenger_dir = retrain(
-        store, records, tmp_path / "work", tmp_path / "bundles", RetrainConfig(feedback_weight=10.0, tolerance=0.05)
+        store,
+        records,
+        tmp_path / "work",
+        tmp_path / "bundles",
+        RetrainConfig(feedback_weight=10.0, tolerance=0.05),
     )
     assert report.promoted, report.reasons
     store.publish(challenger_dir, make_champion=True)

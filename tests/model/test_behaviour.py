@@ -1,4 +1,6 @@
-"""Behavioural tests of the shipped default model (Made-With-ML style): invariance, direction, minimum functionality.
+"""Behavioural tests of the shipped default model (Made-With-ML style).
+
+Invariance, directional change and minimum functionality.
 
 They run the bundle through `shared.inference`, the code path the Function App runs.
 """
@@ -19,7 +21,10 @@ DEFAULT_BUNDLE = Path(__file__).resolve().parents[2] / "models" / "default"
 @pytest.fixture(scope="module")
 def predictor() -> Predictor:
     if not (DEFAULT_BUNDLE / "manifest.json").is_file():
-        pytest.skip(f"no shipped bundle at {DEFAULT_BUNDLE}; build it with the command in docs/model_card.md")
+        pytest.skip(
+            f"no shipped bundle at {DEFAULT_BUNDLE}; "
+            "build it with the command in docs/model_card.md"
+        )
     return Predictor(DEFAULT_BUNDLE)
 
 
@@ -49,7 +54,10 @@ def test_minimum_functionality(predictor: Predictor, text: str, label: str) -> N
 @pytest.mark.parametrize(
     ("text_a", "text_b"),
     [
-        ("my flight is delayed again, so annoying", "@united my flight is delayed again, so annoying http://t.co/abc"),
+        (
+            "my flight is delayed again, so annoying",
+            "@united my flight is delayed again, so annoying http://t.co/abc",
+        ),
         ("loved the crew today", "LOVED the crew today"),
         ("the seat was broken and dirty", "the seat was broken and dirty #travel"),
         ("can't wait to fly home, so happy", "cant wait to fly home, so happy"),
@@ -73,11 +81,13 @@ def test_directional_negative(predictor: Predictor, base: str, more_negative: st
 
 
 def test_negative_emoticon_pushes_negative(predictor: Predictor) -> None:
-    assert negative_probability(predictor, "back home now :(") > negative_probability(predictor, "back home now :)")
+    assert negative_probability(predictor, "back home now :(") > negative_probability(
+        predictor, "back home now :)"
+    )
 
 
 def test_manifest_meets_release_floor(predictor: Predictor) -> None:
-    """The shipped bundle carries the figures it was released on; guard against shipping a weak one."""
+    """The shipped bundle carries its release figures: guard against shipping a weak one."""
     metrics = predictor.manifest.metrics
     assert metrics["manual_test_accuracy"] >= 0.8
     assert metrics["test_recall_neg"] >= 0.78

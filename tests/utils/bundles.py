@@ -44,7 +44,7 @@ def tiny_training_frame() -> tuple[list[str], np.ndarray]:
 
 
 def build_tiny_bundle(dest: Path, version: str = "tiny-1", threshold: float = 0.5) -> Path:
-    """Train the production pipeline on two dozen tweets, export it, and write a bundle at `dest`."""
+    """Train the production pipeline on two dozen tweets, export it, write a bundle at `dest`."""
     from shared.features import build_feature_columns
     from shared.normalise import DEFAULT_OPTIONS
     from training.export import check_parity, convert_pipeline, write_bundle
@@ -56,7 +56,13 @@ def build_tiny_bundle(dest: Path, version: str = "tiny-1", threshold: float = 0.
     onnx_bytes = convert_pipeline(pipeline)
     check_parity(pipeline, onnx_bytes, frame)
     write_bundle(
-        pipeline, onnx_bytes, dest, version=version, threshold=threshold, options=DEFAULT_OPTIONS,
-        metrics={"test_accuracy": 1.0}, data_fingerprint="tiny",
+        pipeline,
+        onnx_bytes,
+        dest,
+        version=version,
+        threshold=threshold,
+        options=DEFAULT_OPTIONS,
+        metrics={"test_accuracy": 1.0},
+        data_fingerprint="tiny",
     )
     return dest
