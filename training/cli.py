@@ -253,13 +253,14 @@ def serve(
 def ablation(
     work_dir: WorkDir = DEFAULT_WORK_DIR,
     out: Annotated[Path, typer.Option(help="Markdown table of the results.")] = Path(
-        "docs/ablation.md"
+        ".local/ablation.md"
     ),
 ) -> None:
     """One MLflow run per normalisation step switched off: accuracy earned, latency cost."""
     from training.experiments import run_ablation
 
     start_tracking(get_settings())
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(run_ablation(work_dir), encoding="utf-8")
     typer.echo(out.read_text(encoding="utf-8"))
 
