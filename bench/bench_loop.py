@@ -114,6 +114,17 @@ def feed_back(rows: pd.DataFrame, champion: str, db: Path) -> None:
         sink.record(build_event(str(uuid.uuid4()), predicted, correct, champion, "en", text))
 
 
+def wrong_first(pool: pd.DataFrame, champion_bundle: Path) -> pd.DataFrame:
+    """The pool ordered as users would flag it: the champion's mistakes only."""
+    from shared.inference import Predictor
+
+    predictor = Predictor(champion_bundle)
+    predicted = (
+        predictor.negative_probabilities(pool["text"].tolist()) >= predictor.manifest.threshold
+    )
+    return pool[predicted.astype(int) != pool["label"].to_numpy()].reset_index(drop=True)
+
+
 def run_size(
     n: int,
     pool: pd.DataFrame,
@@ -187,6 +198,11 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=REPO / ".local/work")
     parser.add_argument("--domain", choices=sorted(DOMAINS), default="airline")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument(
+        "--flagged-only",
+        action="store_true",
+        help="Feed back only the champion's mistakes (what users flag), not every labelled tweet.",
+    )
     args = parser.parse_args()
     QUIET["value"] = True
     frames, _ = load_prepared(args.work_dir)
@@ -200,6 +216,8 @@ def main() -> None:
         champion_version = publish_base_champion(
             root / "work", ModelStore(LocalObjectStore(root / "seed")), root / "seed-bundles"
         )
+        if args.flagged_only:
+            pool = wrong_first(pool, root / "seed-bundles" / champion_version)
         results = []
         for n in args.sizes:
             if n > len(pool):

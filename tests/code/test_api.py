@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,15 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.api import predict as predict_api
 from shared.api.app import create_app
 from shared.api.errors import JSON_CONTENT_RULE
 from shared.api.middleware import CONTENT_SECURITY_POLICY, MAX_BODY_BYTES, BodyLimitMiddleware
 from shared.api.page import resolve_static
+from shared.api.predict import INLINE_MAX_TEXTS
 from shared.api.schemas import MAX_BATCH_ITEMS, MAX_TEXT_CHARS
 from shared.inference import Predictor
+from shared.language import get_identifier
 from shared.model_loader import ModelHolder
 from shared.settings import Settings
 from shared.translation import TranslationResult
@@ -228,6 +231,52 @@ def test_disabled_translation_is_reported(tiny_bundle: Path, tmp_path: Path) -> 
         False,
         "disabled",
     )
+
+
+# --- where the work runs: the event loop when nothing can block, else the threadpool
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the functions the predict route sends to the threadpool."""
+    calls: list[str] = []
+    real = predict_api.run_in_threadpool
+
+    async def spy(func: Callable[..., object], *args: object) -> object:
+        calls.append(func.__name__)
+        return await real(func, *args)
+
+    monkeypatch.setattr(predict_api, "run_in_threadpool", spy)
+    return calls
+
+
+def test_warm_english_request_stays_on_the_event_loop(client: TestClient, hops: list[str]) -> None:
+    get_identifier()
+    post_predict(client, {"text": NEGATIVE}).raise_for_status()  # the model is loaded by now
+    hops.clear()
+    body = post_predict(client, {"texts": [NEGATIVE, POSITIVE]}).json()
+    assert [r["language"] for r in body["results"]] == ["en", "en"]
+    assert hops == []
+
+
+def test_translation_and_big_batches_leave_the_event_loop(
+    client: TestClient, hops: list[str]
+) -> None:
+    get_identifier()
+    post_predict(client, {"text": NEGATIVE}).raise_for_status()
+    hops.clear()
+    assert post_predict(client, {"text": FRENCH}).json()["translated"] is True
+    texts = [NEGATIVE] * (INLINE_MAX_TEXTS + 1)
+    assert len(post_predict(client, {"texts": texts}).json()["results"]) == len(texts)
+    assert hops == ["prepare_texts", "answer_on_worker"]
+
+
+def test_cold_model_is_loaded_off_the_event_loop(
+    tiny_bundle: Path, tmp_path: Path, hops: list[str]
+) -> None:
+    with make_client(make_settings(tmp_path, tiny_bundle)) as client:
+        assert post_predict(client, {"text": NEGATIVE}).status_code == 200
+    assert hops == ["answer_on_worker"]
 
 
 # --- validation

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.language import ENGLISH, UNDETERMINED, clean_tweet, detect_language, get_identifier
+from shared import language
+from shared.language import (
+    ENGLISH,
+    UNDETERMINED,
+    clean_tweet,
+    detect_language,
+    get_identifier,
+    reads_as_english,
+)
 
 pytestmark = pytest.mark.code
 
@@ -73,3 +81,40 @@ def test_any_text_gets_a_short_code(text: str) -> None:
     code = detect_language(text)
     assert isinstance(code, str)
     assert 2 <= len(code) <= 3
+
+
+@pytest.mark.parametrize(
+    "tweet",
+    [
+        "lost my luggage and nobody at the desk cares. never again @airline",
+        "the food was ok i guess, seat a bit small but the crew was lovely",
+        "I don't know why they cancelled it, that's the third time this month",
+    ],
+)
+def test_english_function_words_decide_without_the_identifier(
+    tweet: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shortcut of step 3: these never reach py3langid (~0.1 ms each, and its ~1 s load)."""
+    monkeypatch.setattr(language, "get_identifier", lambda: pytest.fail("identifier asked"))
+    assert reads_as_english(clean_tweet(tweet))
+    assert detect_language(tweet) == ENGLISH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mein Flug wurde schon wieder gestrichen, furchtbar",  # no English function word
+        "het is zo laat en de vlucht is weer vertraagd",  # "is" alone is Dutch too
+        "the vol est annulé encore une fois, quel désastre",  # accents: py3langid decides
+        "my flight is delayed again, worst airline ever",  # no distinctive word: py3langid
+    ],
+)
+def test_the_shortcut_leaves_doubtful_text_to_the_identifier(text: str) -> None:
+    assert not reads_as_english(clean_tweet(text))
+
+
+def test_warming_loads_the_identifier_once_in_the_background() -> None:
+    language.warm_identifier()
+    language.warm_identifier()
+    assert get_identifier() is get_identifier()
+    assert language.identifier_loaded()

@@ -188,6 +188,19 @@ def test_refresh_waits_for_the_interval_then_swaps(
     assert old.predictor.predict(TWEETS)  # a request still holding v1 finishes on it
 
 
+def test_peek_never_loads_nor_refreshes(settings, store, objects, real_bundles, clock) -> None:
+    """What an event loop may call: the model only when `get` would not block."""
+    store.publish(real_bundles["v1"])
+    holder = ModelHolder(settings, store, clock=clock)
+    assert holder.peek() is None  # cold: `get` would load
+    model = holder.get()
+    assert holder.peek() is model
+    clock.advance()
+    reads = objects.model_reads
+    assert holder.peek() is None  # a refresh is due: `get` would ask the store
+    assert objects.model_reads == reads
+
+
 def test_unchanged_pointer_costs_no_download(settings, store, objects, real_bundles, clock):
     store.publish(real_bundles["v1"])
     holder = ModelHolder(settings, store, clock=clock)
