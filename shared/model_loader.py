@@ -148,6 +148,15 @@ class ModelHolder:
             logger.exception("model refresh failed unexpectedly")
         return self._current
 
+    def peek(self) -> LoadedModel | None:
+        """The current model when `get` would return it at once, else None (load or refresh due).
+
+        For callers on an event loop, which must not wait there for a download or a load.
+        """
+        if self._last_attempt is None or self._is_due():
+            return None
+        return self._current
+
     def refresh(self, force: bool = False) -> None:
         """Check the champion now (force: reload it even if the pointer did not change)."""
         with self._lock:

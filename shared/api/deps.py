@@ -58,15 +58,19 @@ class TranslatorLike(Protocol):
     def translate(self, text: str, source: str) -> TranslationResultLike: ...
 
 
-def get_app_settings(request: Request) -> Settings:
+# The dependencies below are `async def` although they never await: FastAPI runs a plain `def`
+# dependency on the threadpool, one thread hop each per request, for a few attribute reads.
+
+
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_holder(request: Request) -> ModelHolderLike:
+async def get_holder(request: Request) -> ModelHolderLike:
     return request.app.state.holder
 
 
-def get_translator(request: Request) -> TranslatorLike:
+async def get_translator(request: Request) -> TranslatorLike:
     return request.app.state.translator
 
 
@@ -81,7 +85,7 @@ api_key_header = APIKeyHeader(
 )
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep, api_key: Annotated[str | None, Depends(api_key_header)]
 ) -> None:
     """Constant-time check of x-api-key; the key itself is never logged nor echoed."""
@@ -101,6 +105,16 @@ def require_api_key(
 
 
 ApiKeyDep = Annotated[None, Depends(require_api_key)]
+
+
+def model_if_ready(holder: ModelHolderLike) -> LoadedModelLike | None:
+    """The model when the holder can hand it over without blocking, else None: ask `get` then.
+
+    Holders that cannot tell (no `peek`, e.g. test fakes) always get None, so routes running on
+    the event loop never wait there for a load or a refresh.
+    """
+    peek = getattr(holder, "peek", None)
+    return peek() if peek is not None else None
 
 
 def require_model(holder: ModelHolderLike) -> LoadedModelLike:

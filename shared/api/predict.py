@@ -3,6 +3,11 @@
 Per text: detect the language; English goes straight to the model, anything else goes to the
 translator first (which may decline: disabled, timeout, error) and the model scores the English
 translation when there is one, else the original. The whole batch is scored in one model call.
+
+The route is `async`: the usual request (model loaded, a few English texts: ~1 ms of CPU) is
+answered on the event loop, without the thread hops and GIL hand-offs of a sync route. Whatever
+may block (loading or refreshing the model, loading the language identifier, translating, a big
+batch) runs on the threadpool, as a sync route would.
 """
 
 from __future__ import annotations
@@ -12,15 +17,18 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from shared.api.deps import (
     ApiKeyDep,
     HolderDep,
     LoadedModelLike,
+    ModelHolderLike,
     TranslationResultLike,
     TranslatorDep,
     TranslatorLike,
+    model_if_ready,
     require_model,
 )
 from shared.api.schemas import (
@@ -30,12 +38,15 @@ from shared.api.schemas import (
     PredictRequest,
     TermPublic,
 )
-from shared.language import ENGLISH, detect_language
+from shared.language import ENGLISH, detect_language, identifier_loaded, warm_identifier
 from shared.telemetry import PredictionTrace, record_prediction
 from shared.translation import POOL_WORKERS, REASON_ENGLISH
 
 # As many as the translator's own pool: more threads would only queue there, eating the timeout.
 TRANSLATION_WORKERS = POOL_WORKERS
+# Batches up to this size are scored on the event loop (~0.5 ms of CPU a text); bigger ones on the
+# threadpool, where onnxruntime's runs release the GIL and let other requests through meanwhile.
+INLINE_MAX_TEXTS = 4
 
 router = APIRouter(prefix="/api", tags=["predict"])
 
@@ -68,9 +79,10 @@ def translate_all(
         return list(pool.map(lambda pair: translator.translate(*pair), pairs))
 
 
-def prepare_texts(texts: list[str], translator: TranslatorLike) -> list[PreparedText]:
-    """Detect every language (local, ~0.1 ms); only the non-English texts go to the translator."""
-    languages = [detect_language(text) for text in texts]
+def prepare_texts(
+    texts: list[str], translator: TranslatorLike, languages: list[str]
+) -> list[PreparedText]:
+    """Only the texts whose `detect_language` is not English go to the translator."""
     foreign = [(t, lang) for t, lang in zip(texts, languages, strict=True) if lang != ENGLISH]
     translations = iter(translate_all(foreign, translator))
     return [
@@ -80,11 +92,9 @@ def prepare_texts(texts: list[str], translator: TranslatorLike) -> list[Prepared
 
 
 def predict_texts(
-    texts: list[str], model: LoadedModelLike, translator: TranslatorLike
+    prepared: list[PreparedText], model: LoadedModelLike, start_ns: int
 ) -> list[PredictionPublic]:
-    """Score the texts in order, and emit one span per text (no text in it)."""
-    start_ns = time.time_ns()
-    prepared = prepare_texts(texts, translator)
+    """Score the texts in order, and emit one span per text (no text in it) from `start_ns`."""
     predictions = model.predictor.predict([item.model_text for item in prepared])
     end_ns = time.time_ns()
     results = []
@@ -133,12 +143,45 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     responses=ERROR_RESPONSES,
     summary="Score one tweet (text) or up to 100 (texts)",
 )
-def predict(
+async def predict(
     body: PredictRequest, _: ApiKeyDep, holder: HolderDep, translator: TranslatorDep
-) -> PredictionPublic | BatchPredictionPublic:
+) -> Response:
     """`{"text"}` gets one prediction back; `{"texts"}` gets `results` in the same order."""
+    warm_identifier()  # from the first request on, beside the model load
+    model = model_if_ready(holder)
+    texts = body.all_texts()
+    if model is None or len(texts) > INLINE_MAX_TEXTS or not identifier_loaded():
+        return await run_in_threadpool(answer_on_worker, body, holder, translator)
+    start_ns = time.time_ns()
+    languages = [detect_language(text) for text in texts]
+    if all(language == ENGLISH for language in languages):  # nothing for the translator
+        prepared = prepare_texts(texts, translator, languages)
+    else:
+        prepared = await run_in_threadpool(prepare_texts, texts, translator, languages)
+    return render(body, model, predict_texts(prepared, model, start_ns))
+
+
+def answer_on_worker(
+    body: PredictRequest, holder: ModelHolderLike, translator: TranslatorLike
+) -> Response:
+    """The whole answer on a worker thread, where loading a model or translating may block."""
     model = require_model(holder)
-    results = predict_texts(body.all_texts(), model, translator)
+    start_ns = time.time_ns()
+    texts = body.all_texts()
+    prepared = prepare_texts(texts, translator, [detect_language(text) for text in texts])
+    return render(body, model, predict_texts(prepared, model, start_ns))
+
+
+def render(
+    body: PredictRequest, model: LoadedModelLike, results: list[PredictionPublic]
+) -> Response:
+    """The JSON answer, serialised once.
+
+    The models were validated when built; FastAPI's `response_model` (kept for the OpenAPI schema)
+    would validate them a second time before serialising them.
+    """
     if body.text is not None:
-        return results[0]
-    return BatchPredictionPublic(model_version=model.version, results=results)
+        payload: PredictionPublic | BatchPredictionPublic = results[0]
+    else:
+        payload = BatchPredictionPublic(model_version=model.version, results=results)
+    return Response(payload.model_dump_json(), media_type="application/json")
