@@ -152,6 +152,23 @@ def test_run_in_chunks_matches_one_run(fitted: Fitted) -> None:
     np.testing.assert_allclose(probabilities, whole_probabilities, rtol=0, atol=1e-9)
 
 
+def test_l2_normalizer_is_replaced_by_standard_ops(fitted: Fitted) -> None:
+    """The slow ai.onnx.ml Normalizer is gone; ReduceL2 → Max → Div does its work."""
+    import onnx
+
+    ops = [node.op_type for node in onnx.load_from_string(fitted.onnx_bytes).graph.node]
+    assert "Normalizer" not in ops
+    assert ops.index("ReduceL2") < ops.index("Max") < ops.index("Div")
+
+
+def test_text_without_known_terms_scores_like_scikit_learn(fitted: Fitted) -> None:
+    """An all-zero TF-IDF row must stay zero (no division by a zero norm)."""
+    frame = features(["zzqx qqzv", ""])
+    report = check_parity(fitted.pipeline, fitted.onnx_bytes, frame)
+    assert report.max_abs_diff <= 1e-6
+    assert report.label_flips == 0
+
+
 # --- term weights ----------------------------------------------------------------------------
 
 
