@@ -39,6 +39,10 @@ DataDirOpt = Annotated[
         help="Folder of Sentiment140 CSVs; testdata.manual* is the hand-labelled test set."
     ),
 ]
+BundleArg = Annotated[
+    Path | None, typer.Argument(help="Bundle folder (default: the newest exported).")
+]
+BundleRootOpt = Annotated[Path, typer.Option(help="Where exported bundles are.")]
 ManualOpt = Annotated[
     Path | None, typer.Option(help="Sentiment140 hand-labelled test file (never trained on).")
 ]
@@ -174,12 +178,8 @@ def latest_bundle(bundle_root: Path) -> Path:
 
 @app.command()
 def publish(
-    bundle: Annotated[
-        Path | None, typer.Argument(help="Bundle folder (default: the newest exported).")
-    ] = None,
-    bundle_root: Annotated[
-        Path, typer.Option(help="Where exported bundles are.")
-    ] = DEFAULT_BUNDLE_ROOT,
+    bundle: BundleArg = None,
+    bundle_root: BundleRootOpt = DEFAULT_BUNDLE_ROOT,
     champion: Annotated[bool, typer.Option(help="Make it the champion that serving loads.")] = True,
 ) -> None:
     """Upload a bundle to the model store (local folder or Blob Storage) and move the champion."""
@@ -199,12 +199,8 @@ def publish(
 
 @app.command()
 def evaluate(
-    bundle: Annotated[
-        Path | None, typer.Argument(help="Bundle folder (default: the newest exported).")
-    ] = None,
-    bundle_root: Annotated[
-        Path, typer.Option(help="Where exported bundles are.")
-    ] = DEFAULT_BUNDLE_ROOT,
+    bundle: BundleArg = None,
+    bundle_root: BundleRootOpt = DEFAULT_BUNDLE_ROOT,
     work_dir: WorkDir = DEFAULT_WORK_DIR,
 ) -> None:
     """Evaluate a bundle through the serving code path (onnxruntime) on the prepared test sets."""
@@ -220,7 +216,7 @@ def run(
     data_dir: DataDirOpt = None,
     manual_test: ManualOpt = None,
     work_dir: WorkDir = DEFAULT_WORK_DIR,
-    bundle_root: Annotated[Path, typer.Option()] = DEFAULT_BUNDLE_ROOT,
+    bundle_root: BundleRootOpt = DEFAULT_BUNDLE_ROOT,
     serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
     ] = True,

@@ -131,17 +131,20 @@ def predict_texts(
     return results
 
 
+TRACED_FIELDS = {
+    "prediction_id",
+    "model_version",
+    "label",
+    "negative_probability",
+    "language",
+    "translated",
+}
+
+
 def trace_of(result: PredictionPublic, start_ns: int, end_ns: int) -> PredictionTrace:
-    return PredictionTrace(
-        prediction_id=result.prediction_id,
-        model_version=result.model_version,
-        label=result.label,
-        negative_probability=result.negative_probability,
-        language=result.language,
-        translated=result.translated,
-        start_ns=start_ns,
-        end_ns=end_ns,
-    )
+    """The span's attributes: the public result's fields minus the text-derived explanation."""
+    fields = result.model_dump(include=TRACED_FIELDS)
+    return PredictionTrace(**fields, start_ns=start_ns, end_ns=end_ns)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.utils.processes import stop_process
+
 AZURITE_BINARY = "azurite-blob"
 AZURITE_ACCOUNT = "devstoreaccount1"
 # The well-known, public Azurite development key (documented by Microsoft, hard-coded in
@@ -87,15 +89,7 @@ class Azurite:
 
     def stop(self) -> None:
         """Kill the process; the port stops accepting connections at once."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=10)
         self.process = None
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import find_free_port
+from tests.utils.processes import stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,13 +46,7 @@ class Server:
         pytest.fail(f"server did not become healthy:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_server(tmp_path: Path, bundle: Path, expected_status: int = 200, **env: str) -> Server:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.utils.processes import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60.0
 
@@ -88,14 +90,7 @@ class ApiProcess:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def __enter__(self) -> ApiProcess:
         return self if self.process is not None else self.start()

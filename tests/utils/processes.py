@@ -1,0 +1,17 @@
+"""Child processes of the tests (Azurite, uvicorn): stopped the same way everywhere."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 15.0) -> None:
+    """Terminate, wait, and kill if it will not go: a test never leaves a server behind."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
