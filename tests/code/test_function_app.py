@@ -235,7 +235,7 @@ def test_requirements_are_serving_only_and_bounded() -> None:
 
 
 def test_requirements_match_the_package_dependencies() -> None:
-    """requirements.txt (what Azure installs) and pyproject's dependencies name the same packages."""
+    """requirements.txt (what Azure installs) and pyproject name the same packages."""
     import re
     import tomllib
 
