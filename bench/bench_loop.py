@@ -45,6 +45,7 @@ DOMAINS = {
     "work": r"\b(?:work|job|boss|office|shift|meeting)\b",
 }
 EVAL_SHARE = 0.3
+FEEDBACK_WEIGHT = {"value": 5.0}  # --feedback-weight
 
 
 def split_domain(
@@ -147,7 +148,7 @@ def run_size(
         read_feedback(feedback_store),
         work_dir,
         root / "bundles",
-        RetrainConfig(feedback_weight=5.0),
+        RetrainConfig(feedback_weight=FEEDBACK_WEIGHT["value"]),
     )
     seconds = time.perf_counter() - start
     domain = {"domain_eval": evaluation}
@@ -198,6 +199,7 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=REPO / ".local/work")
     parser.add_argument("--domain", choices=sorted(DOMAINS), default="airline")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--feedback-weight", type=float, default=5.0, help="retrain weight")
     parser.add_argument(
         "--flagged-only",
         action="store_true",
@@ -205,6 +207,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     QUIET["value"] = True
+    FEEDBACK_WEIGHT["value"] = args.feedback_weight
     frames, _ = load_prepared(args.work_dir)
     base, domain_rows = split_domain(frames, args.domain)
     n_eval = int(len(domain_rows) * EVAL_SHARE)
