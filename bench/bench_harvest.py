@@ -83,12 +83,13 @@ def run_store(name: str, store: ObjectStore, db: Path, count: int) -> None:
 @contextmanager
 def azurite(workdir: Path) -> Iterator[str]:
     """A throwaway in-memory Azurite (the integration tests' fixture); yields its connection."""
-    from tests.integration.conftest import AZURITE_BINARY, Azurite, find_free_port
+    from tests.integration.conftest import AZURITE_BINARY, Azurite
+    from tests.utils.processes import free_port
 
     binary = shutil.which(AZURITE_BINARY)
     if binary is None:
         raise SystemExit(f"{AZURITE_BINARY} is not on PATH (npm install -g azurite)")
-    service = Azurite(binary, workdir, find_free_port())
+    service = Azurite(binary, workdir, free_port())
     service.start()
     try:
         yield service.connection_string

@@ -34,7 +34,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,20 +44,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from serving_process import (
+    DEFAULT_BUNDLE,
+    TWEETS,
+    free_port,
+    percentile,
+    serving_env,
+    start_server,
+    stop_server,
+    wait_for_prediction,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-DEFAULT_BUNDLE = REPO_ROOT / "models" / "default"
-TWEETS = [
-    "my flight is delayed again, worst airline ever",
-    "great flight, friendly crew, thank you!",
-    "lost my luggage and nobody at the desk cares. never again @airline",
-    "on time and comfortable seats, happy :) http://t.co/xyz",
-    "cancelled flight, stuck at the airport all night, so tired and angry",
-    "the food was ok i guess, seat a bit small but the crew was lovely",
-]
-START_TIMEOUT_SECONDS = 90.0
 # Decided "en" by shared/language.py's function-word shortcut, with no language identifier;
 # TWEETS[0] needs the identifier. `check_cold_start_texts` keeps both true.
 SHORTCUT_TWEET = TWEETS[2]
@@ -70,13 +69,6 @@ class Row:
     measure: str
     value: str
     note: str = ""
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """Nearest-rank percentile: with 200 samples, p99 is the second slowest."""
-    ordered = sorted(samples)
-    rank = max(1, round(q / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def describe_ms(samples_s: list[float]) -> str:
@@ -127,69 +119,14 @@ def bench_in_process(bundle: Path, count: int, scratch: Path) -> list[Row]:
 # --- a server process -------------------------------------------------------------------------
 
 
-def serving_env(bundle: Path | None, root: Path) -> dict[str, str]:
-    """App settings for a server: `bundle` as the default, an empty cache, translation off."""
-    root.mkdir(parents=True, exist_ok=True)
-    return {
-        "DEFAULT_BUNDLE_PATH": str(bundle or root / "no-default"),
-        "MODEL_STORE_PATH": str(root / "store"),
-        "MODEL_CACHE_DIR": str(root / "cache"),
-        "TRANSLATION_ENABLED": "false",
-        "TELEMETRY_EXPORTER": "none",
-        "AUTH_MODE": "none",
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "shared.api.serve", "--port", str(port)]
-    return subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_for_prediction(
-    base_url: str, process: subprocess.Popen[bytes], text: str = TWEETS[0]
-) -> float:
-    """Poll until one prediction of `text` succeeds; return the monotonic time it did."""
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server process exited before serving")
-        try:
-            response = httpx.post(f"{base_url}/api/predict", json={"text": text}, timeout=30)
-            if response.status_code == 200:
-                return time.monotonic()
-        except httpx.TransportError:
-            pass
-        time.sleep(POLL_SECONDS)
-    raise RuntimeError("no successful prediction before the timeout")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def bench_http(bundle: Path, count: int, clients: int, scratch: Path) -> list[Row]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process = start_server(serving_env(bundle, scratch / "http"), port)
     try:
-        wait_for_prediction(base_url, process)  # TWEETS[0] waits for the language identifier
+        wait_for_prediction(
+            base_url, process, poll=POLL_SECONDS
+        )  # TWEETS[0] waits for the language identifier
         rows = [
             asyncio.run(bench_light_sequential(port, count)),
             bench_sequential(base_url, count),
@@ -199,7 +136,7 @@ def bench_http(bundle: Path, count: int, clients: int, scratch: Path) -> list[Ro
         rss, peak = memory_mib(process.pid)
         rows.append(Row("server resident memory (RSS)", f"{rss:.0f} MiB", f"peak {peak:.0f} MiB"))
     finally:
-        stop(process)
+        stop_server(process)
     return rows
 
 
@@ -330,9 +267,10 @@ def bench_cold_start(bundle: Path, runs: int, scratch: Path, text: str, label: s
         began = time.monotonic()
         process = start_server(env, port)
         try:
-            samples.append(wait_for_prediction(f"http://127.0.0.1:{port}", process, text) - began)
+            ready = wait_for_prediction(f"http://127.0.0.1:{port}", process, text, POLL_SECONDS)
+            samples.append(ready - began)
         finally:
-            stop(process)
+            stop_server(process)
     median = statistics.median(samples)
     spread = f"min {min(samples):.2f} s, max {max(samples):.2f} s, {runs} runs"
     return Row(f"cold start to first prediction ({label})", f"{median:.2f} s", spread)

@@ -30,10 +30,8 @@ import contextlib
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,10 +41,17 @@ from pathlib import Path
 
 import httpx
 import psutil
+import serving_process
+from serving_process import (
+    DEFAULT_BUNDLE,
+    free_port,
+    percentile,
+    serving_env,
+    start_server,
+    stop_server,
+    wait_for_prediction,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BUNDLE = REPO_ROOT / "models" / "default"
-START_TIMEOUT_SECONDS = 90.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 MEMORY_WINDOW_SECONDS = 10.0
 MEMORY_SAMPLE_SECONDS = 0.5
@@ -55,78 +60,12 @@ MIX = ((SINGLE, 0.70), (BATCH, 0.15), (FEEDBACK, 0.15))
 REPEAT_SHARE = 0.10  # of feedback: flag an id already flagged (must answer "duplicate")
 POOL_SIZE = 5_000  # prediction ids kept for feedback
 TWEETS = [
-    "my flight is delayed again, worst airline ever",
-    "great flight, friendly crew, thank you!",
-    "lost my luggage and nobody at the desk cares. never again @airline",
-    "on time and comfortable seats, happy :) http://t.co/xyz",
-    "cancelled flight, stuck at the airport all night, so tired and angry",
-    "the food was ok i guess, seat a bit small but the crew was lovely",
+    *serving_process.TWEETS,
     "why is the wifi never working on these planes #fail",
     "thanks for the upgrade, you made my day!!!",
     "three hours on the tarmac with no water. unacceptable",
     "smooth boarding and a kind pilot, would fly again",
 ]
-
-
-# --- the server -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serving_env(bundle: Path, scratch: Path) -> dict[str, str]:
-    """The embedded defaults, with every file the server writes kept in `scratch`."""
-    return {
-        "DEFAULT_BUNDLE_PATH": str(bundle),
-        "MODEL_STORE_PATH": str(scratch / "no-store"),  # absent: serve the shipped bundle
-        "MODEL_CACHE_DIR": str(scratch / "cache"),
-        "FEEDBACK_DB_PATH": str(scratch / "feedback.sqlite3"),
-        "FEEDBACK_BACKEND": "sqlite",
-        "TRANSLATION_ENABLED": "false",  # no internet: the model's and the app's costs only
-        "TELEMETRY_EXPORTER": "none",
-        "AUTH_MODE": "none",
-    }
-
-
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "shared.api.serve", "--host", "127.0.0.1"]
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [*command, "--port", str(port)],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_until_serving(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited before serving")
-        try:
-            response = httpx.post(f"{base_url}/api/predict", json={"text": TWEETS[0]}, timeout=30)
-            if response.status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("no successful prediction before the timeout")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # --- the load ---------------------------------------------------------------------------------
@@ -300,13 +239,6 @@ def check_feedback_log(db: Path, state: LoadState) -> Integrity:
     )
 
 
-def percentile(samples: list[float], q: float) -> float:
-    """Nearest rank: with 200 samples, p99 is the second slowest."""
-    ordered = sorted(samples)
-    rank = max(1, round(q / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 def window_mean(samples: list[tuple[float, float]], start: float, end: float) -> float:
     values = [rss for moment, rss in samples if start <= moment <= end]
     return statistics.fmean(values) if values else float("nan")
@@ -383,11 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="bad-buzz-load-"))
     port = free_port()
-    env = serving_env(args.bundle.resolve(), scratch)
+    env = serving_env(
+        args.bundle.resolve(),
+        scratch,
+        FEEDBACK_DB_PATH=str(scratch / "feedback.sqlite3"),
+        FEEDBACK_BACKEND="sqlite",
+    )
     process = start_server(env, port, scratch / "server.log")
     try:
         base_url = f"http://127.0.0.1:{port}"
-        wait_until_serving(base_url, process)
+        wait_for_prediction(base_url, process)
         state, elapsed, memory = asyncio.run(
             run_load(
                 base_url, process.pid, args.duration, args.clients, args.max_requests, args.seed

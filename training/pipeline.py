@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -287,9 +286,3 @@ def export_chosen(
             [bundle_root / version / name for name in ("model.onnx", "manifest.json")], "bundle"
         )
     return bundle_root / version, manifest
-
-
-def time_call(fn: Any, *args: Any) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start

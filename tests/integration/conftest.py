@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils.processes import stop_process
+from tests.utils.processes import free_port, stop_process
 
 AZURITE_BINARY = "azurite-blob"
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -26,12 +26,6 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 START_TIMEOUT_SECONDS = 30.0
-
-
-def find_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def accepts_connections(port: int) -> bool:
@@ -99,7 +93,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     binary = shutil.which(AZURITE_BINARY)
     if binary is None:
         pytest.skip(f"{AZURITE_BINARY} not on PATH (npm install -g azurite)")
-    service = Azurite(binary, tmp_path_factory.mktemp("azurite"), find_free_port())
+    service = Azurite(binary, tmp_path_factory.mktemp("azurite"), free_port())
     service.start()
     try:
         yield service

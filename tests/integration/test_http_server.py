@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import find_free_port
-from tests.utils.processes import stop_process
+from tests.utils.processes import free_port, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,7 +50,7 @@ class Server:
 
 def start_server(tmp_path: Path, bundle: Path, expected_status: int = 200, **env: str) -> Server:
     """`python -m shared.api.serve` on a free loopback port, serving `bundle` as the default."""
-    port = find_free_port()
+    port = free_port()
     (tmp_path / "store").mkdir(exist_ok=True)
     environment = {
         **os.environ,
