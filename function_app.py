@@ -20,6 +20,6 @@ app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.timer_trigger(schedule="%HARVEST_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def feedback_harvest(timer: func.TimerRequest) -> None:
     """Weekly: flagged predictions into Blob Storage; a retrain request past the threshold."""
-    from shared.harvest import harvest_timer
+    from shared.feedback.harvest import harvest_timer
 
     harvest_timer(timer)

@@ -25,9 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.feedback import SqliteFeedbackSink, format_time
-from shared.feedback_event import build_event
-from shared.harvest import SqliteSource, harvest, read_feedback
+from shared.feedback.event import build_event
+from shared.feedback.harvest import harvest
+from shared.feedback.sinks import SqliteFeedbackSink, format_time
+from shared.feedback.sources import SqliteSource
+from shared.feedback.state import read_feedback
 from shared.settings import Settings
 from shared.storage import LocalObjectStore, ObjectStore, open_object_store
 

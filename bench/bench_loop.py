@@ -27,9 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from shared.bundle import INPUT_TEXT, INPUT_VADER  # noqa: E402
-from shared.feedback import SqliteFeedbackSink  # noqa: E402
-from shared.feedback_event import build_event  # noqa: E402
-from shared.harvest import SqliteSource, harvest, read_feedback  # noqa: E402
+from shared.feedback.event import build_event  # noqa: E402
+from shared.feedback.harvest import harvest  # noqa: E402
+from shared.feedback.sinks import SqliteFeedbackSink  # noqa: E402
+from shared.feedback.sources import SqliteSource  # noqa: E402
+from shared.feedback.state import read_feedback  # noqa: E402
 from shared.model_store import ModelStore  # noqa: E402
 from shared.normalise import DEFAULT_OPTIONS  # noqa: E402
 from shared.settings import Settings  # noqa: E402

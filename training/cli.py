@@ -273,7 +273,7 @@ def compare_airline(work_dir: WorkDir = DEFAULT_WORK_DIR) -> None:
 @app.command()
 def harvest() -> None:
     """Collect flagged predictions into the feedback store now (what the weekly timer runs)."""
-    from shared.harvest import run_harvest
+    from shared.feedback.harvest import run_harvest
 
     result = run_harvest(get_settings())
     typer.echo(json.dumps(result.summary(), indent=2, sort_keys=True, default=str))
@@ -304,7 +304,7 @@ def retrain(
     dry_run: Annotated[bool, typer.Option(help="Compare, but never promote.")] = False,
 ) -> None:
     """Base corpus + all harvested feedback → challenger; promote it only if it is not worse."""
-    from shared.harvest import mark_consumed, read_feedback
+    from shared.feedback.state import mark_consumed, read_feedback
     from shared.model_store import open_model_store
     from shared.storage import open_object_store
     from training.pipeline import prepare_data

@@ -21,7 +21,7 @@ param retentionInDays int = 30
 @description('Alert when more than this many predictions are flagged within the window.')
 param incorrectPredictionThreshold int = 5
 
-// The one definition of "a flagged prediction", shared with shared/harvest.py (QUERY_PATH).
+// The one definition of "a flagged prediction", shared with shared/feedback/sources.py (QUERY_PATH).
 var incorrectPredictionsQuery = loadTextContent('../../shared/queries/incorrect_predictions.kql')
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {

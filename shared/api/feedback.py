@@ -2,7 +2,7 @@
 
 The page sends back what predict returned (prediction id, label, model version, language) plus
 the text the user typed. The route turns it into the one `incorrect_prediction` event
-(shared/feedback_event.py: normalised text, no user, no IP, no key) and hands it to the sink on
+(shared/feedback/event.py: normalised text, no user, no IP, no key) and hands it to the sink on
 `app.state.feedback_sink`. 202 Accepted: the event is recorded now and used at the next harvest.
 Flagging the same prediction twice answers "duplicate" and counts once.
 """
@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.api.deps import ApiKeyDep, SettingsDep
 from shared.api.errors import ApiError
 from shared.api.schemas import ErrorPublic, PublicModel, TweetText
-from shared.feedback import FeedbackSink, make_feedback_sink
-from shared.feedback_event import UNKNOWN, build_event, other_label
+from shared.feedback.event import UNKNOWN, build_event, other_label
+from shared.feedback.sinks import FeedbackSink, make_feedback_sink
 
 logger = logging.getLogger(__name__)
 

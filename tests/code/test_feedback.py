@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 
 from shared.api import feedback as feedback_api
 from shared.api.errors import add_error_handlers
-from shared.feedback import (
+from shared.feedback.event import EVENT_NAME, PROPERTIES, build_event
+from shared.feedback.sinks import (
     FEEDBACK_LOGGER,
     AppInsightsFeedbackSink,
     SqliteFeedbackSink,
     make_feedback_sink,
 )
-from shared.feedback_event import EVENT_NAME, PROPERTIES, build_event
 from shared.settings import Settings
 from tests.utils.feedback_builders import T0, Clock, flag_many, make_event
 

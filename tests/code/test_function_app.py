@@ -116,8 +116,8 @@ def test_weekly_harvest_timer_is_registered_on_the_same_app(
 def test_timer_harvests_the_local_feedback_log(function_app_module: ModuleType, tmp_path) -> None:
     """Call the timer's user code as the worker would: it harvests with the embedded defaults."""
     (timer,) = [f for f in function_app_module.app.get_functions() if not is_http(f)]
-    from shared.feedback import SqliteFeedbackSink
-    from shared.feedback_event import build_event
+    from shared.feedback.event import build_event
+    from shared.feedback.sinks import SqliteFeedbackSink
     from shared.settings import get_settings
 
     settings = get_settings()
@@ -128,7 +128,7 @@ def test_timer_harvests_the_local_feedback_log(function_app_module: ModuleType, 
     event = build_event(str(uuid.uuid4()), "positive", "negative", "tiny-1", "en", "my bag is lost")
     assert sink.record(event)
     timer.get_user_function()(SimpleNamespace(past_due=False))
-    from shared.harvest import read_feedback
+    from shared.feedback.state import read_feedback
     from shared.storage import open_object_store
 
     records = read_feedback(open_object_store(settings, settings.FEEDBACK_CONTAINER))

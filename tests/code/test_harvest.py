@@ -9,24 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from shared import harvest as harvest_module
-from shared.feedback import SqliteFeedbackSink
-from shared.harvest import (
-    INDEX_NAME,
-    REQUESTS_PREFIX,
-    WATERMARK_NAME,
+from shared.feedback import harvest as harvest_module
+from shared.feedback.dispatch import REQUESTS_PREFIX
+from shared.feedback.harvest import harvest, run_harvest
+from shared.feedback.records import (
     FeedbackRecord,
     HarvestError,
-    Page,
-    SqliteSource,
     Watermark,
-    harvest,
     make_record,
-    mark_consumed,
-    read_feedback,
-    run_harvest,
     select_page,
 )
+from shared.feedback.sinks import SqliteFeedbackSink
+from shared.feedback.sources import Page, SqliteSource
+from shared.feedback.state import INDEX_NAME, WATERMARK_NAME, mark_consumed, read_feedback
 from shared.settings import Settings
 from shared.storage import LocalObjectStore
 from tests.utils.feedback_builders import (
@@ -439,7 +434,7 @@ def test_main_and_timer_run_one_harvest(
     monkeypatch.setattr("shared.settings.get_settings", lambda: settings)
     assert harvest_module.main([]) == 0
     assert json.loads(capsys.readouterr().out)["new_records"] == 1
-    with caplog.at_level(logging.INFO, logger="shared.harvest"):
+    with caplog.at_level(logging.INFO, logger="shared.feedback.harvest"):
         harvest_module.harvest_timer(type("Timer", (), {"past_due": True})())
     assert "feedback harvest done" in caplog.text
     assert TOKEN not in caplog.text

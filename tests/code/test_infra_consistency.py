@@ -207,9 +207,11 @@ def test_alert_loads_the_shared_kql_file():
 
 
 def test_harvester_runs_the_same_kql_file():
-    if importlib.util.find_spec("shared.harvest") is None:
-        pytest.skip("shared/harvest.py (QUERY_PATH) does not exist yet; the Bicep half is checked")
-    harvest = importlib.import_module("shared.harvest")
+    if importlib.util.find_spec("shared.feedback.sources") is None:
+        pytest.skip(
+            "shared/feedback/sources.py (QUERY_PATH) does not exist yet; the Bicep half is checked"
+        )
+    harvest = importlib.import_module("shared.feedback.sources")
     query_path = Path(harvest.QUERY_PATH)
     if not query_path.is_absolute():
         query_path = ROOT / query_path

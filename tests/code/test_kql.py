@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.feedback_event import EVENT_NAME, PROPERTIES
-from shared.harvest import QUERY_PATH, Watermark, build_harvest_query, load_query
+from shared.feedback.event import EVENT_NAME, PROPERTIES
+from shared.feedback.records import Watermark
+from shared.feedback.sources import QUERY_PATH, build_harvest_query, load_query
 
 pytestmark = pytest.mark.code
 

@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from shared.api import feedback as feedback_api
 from shared.api.errors import add_error_handlers
-from shared.feedback import FEEDBACK_LOGGER, AppInsightsFeedbackSink
-from shared.feedback_event import EVENT_NAME, PROPERTIES
-from shared.harvest import load_query
+from shared.feedback.event import EVENT_NAME, PROPERTIES
+from shared.feedback.sinks import FEEDBACK_LOGGER, AppInsightsFeedbackSink
+from shared.feedback.sources import load_query
 from shared.settings import Settings
 from tests.utils.feedback_builders import make_event
 from tests.utils.loopback_servers import AppInsightsServer

@@ -27,8 +27,11 @@ from fastapi.testclient import TestClient
 from shared import model_loader
 from shared.api.app import create_app
 from shared.bundle import MODEL_FILE
-from shared.feedback import SqliteFeedbackSink
-from shared.harvest import WATERMARK_NAME, HarvestError, LogsQuerySource, harvest, read_feedback
+from shared.feedback.harvest import harvest
+from shared.feedback.records import HarvestError
+from shared.feedback.sinks import SqliteFeedbackSink
+from shared.feedback.sources import LogsQuerySource
+from shared.feedback.state import WATERMARK_NAME, read_feedback
 from shared.model_store import CHAMPION_NAME, ModelStore, open_model_store
 from shared.settings import Settings
 from shared.storage import LocalObjectStore

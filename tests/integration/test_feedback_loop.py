@@ -114,7 +114,9 @@ def wait_for_version(client: TestClient, version: str, seconds: float = 20.0) ->
 
 def test_predict_flag_harvest_retrain_promote(loop_settings: Settings, tmp_path: Path) -> None:
     from shared.api.app import create_app
-    from shared.harvest import SqliteSource, harvest, mark_consumed, read_feedback
+    from shared.feedback.harvest import harvest
+    from shared.feedback.sources import SqliteSource
+    from shared.feedback.state import mark_consumed, read_feedback
     from shared.model_store import open_model_store
     from shared.storage import open_object_store
     from training.retrain import RetrainConfig, retrain

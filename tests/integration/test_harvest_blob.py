@@ -16,18 +16,12 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AccessToken
 
-from shared.feedback import SqliteFeedbackSink
-from shared.harvest import (
-    INDEX_NAME,
-    REQUESTS_PREFIX,
-    FeedbackSource,
-    HarvestError,
-    LogsQuerySource,
-    SqliteSource,
-    harvest,
-    mark_consumed,
-    read_feedback,
-)
+from shared.feedback.dispatch import REQUESTS_PREFIX
+from shared.feedback.harvest import harvest
+from shared.feedback.records import HarvestError
+from shared.feedback.sinks import SqliteFeedbackSink
+from shared.feedback.sources import FeedbackSource, LogsQuerySource, SqliteSource
+from shared.feedback.state import INDEX_NAME, mark_consumed, read_feedback
 from shared.settings import Settings
 from shared.storage import ObjectStore, open_object_store
 from tests.integration.conftest import Azurite

@@ -17,14 +17,10 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AccessToken
 
-from shared.harvest import (
-    WATERMARK_NAME,
-    HarvestError,
-    LogsQuerySource,
-    harvest,
-    load_query,
-    read_feedback,
-)
+from shared.feedback.harvest import harvest
+from shared.feedback.records import HarvestError
+from shared.feedback.sources import LogsQuerySource, load_query
+from shared.feedback.state import WATERMARK_NAME, read_feedback
 from shared.settings import Settings
 from shared.storage import LocalObjectStore
 from tests.utils.feedback_builders import T0, make_event

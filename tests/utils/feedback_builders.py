@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.feedback import SqliteFeedbackSink
-from shared.feedback_event import build_event
+from shared.feedback.event import build_event
+from shared.feedback.sinks import SqliteFeedbackSink
 from shared.storage import ObjectStore, StoredObject
 
 T0 = datetime(2024, 3, 4, 3, 0, tzinfo=UTC)  # a Monday, 03:00 UTC

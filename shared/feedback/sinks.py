@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from shared.feedback_event import EVENT_NAME, check_event
+from shared.feedback.event import EVENT_NAME, check_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,0 +1,10 @@
+"""The feedback path, one module per concern.
+
+- `event`: the one definition of a feedback event (what a click records).
+- `sinks`: where the API writes events (local SQLite, or App Insights).
+- `records`: harvested records and the watermark (pure).
+- `sources`: where the harvest reads events (SQLite, or Log Analytics through KQL).
+- `state`: the harvest's index, watermark and consumed ids in the feedback container.
+- `dispatch`: retrain requests and their dispatch to GitHub Actions.
+- `harvest`: the weekly harvest itself (timer and `python -m shared.feedback.harvest`).
+"""
