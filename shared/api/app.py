@@ -18,6 +18,7 @@ from shared.api.health import get_app_version
 from shared.api.middleware import (
     BodyLimitMiddleware,
     CatchAllMiddleware,
+    HeadMiddleware,
     SecurityHeadersMiddleware,
 )
 from shared.settings import Settings, get_settings
@@ -72,6 +73,7 @@ def create_app(
         app.include_router(router)
     # Added innermost first: headers wrap everything, the 500 handler wraps the body limit.
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

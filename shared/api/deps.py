@@ -91,11 +91,11 @@ async def require_api_key(
     """Constant-time check of x-api-key; the key itself is never logged nor echoed."""
     if settings.AUTH_MODE == "none":
         return
-    expected = settings.API_KEY.get_secret_value() if settings.API_KEY else ""
-    if not expected or expected.startswith(UNRESOLVED_REFERENCE_PREFIX):
+    expected = configured_key(settings)
+    if expected is None:
         logger.error("AUTH_MODE=api_key but API_KEY is empty or an unresolved Key Vault reference")
         raise ApiError(503, "auth_not_configured", "the API key is not configured on the server")
-    if api_key is None or not hmac.compare_digest(api_key.encode(), expected.encode()):
+    if not key_matches(api_key, expected):
         raise ApiError(
             401,
             "unauthorized",
@@ -105,6 +105,19 @@ async def require_api_key(
 
 
 ApiKeyDep = Annotated[None, Depends(require_api_key)]
+
+
+def configured_key(settings: Settings) -> str | None:
+    """The API key the server expects, or None when it has no usable one."""
+    expected = settings.API_KEY.get_secret_value() if settings.API_KEY else ""
+    if not expected or expected.startswith(UNRESOLVED_REFERENCE_PREFIX):
+        return None
+    return expected
+
+
+def key_matches(given: str | None, expected: str) -> bool:
+    """Constant-time comparison, so the key cannot be guessed byte by byte from timings."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def model_if_ready(holder: ModelHolderLike) -> LoadedModelLike | None:

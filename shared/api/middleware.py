@@ -14,11 +14,16 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.api.errors import error_response
-from shared.api.schemas import ErrorDetail
+from shared.api.schemas import MAX_BATCH_ITEMS, MAX_TEXT_CHARS, ErrorDetail
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
+# The largest body the schema accepts, so no valid batch is refused for its bytes: every text at
+# its limit in code points, each code point written the longest way JSON allows (an astral
+# character as a "\ud83d\ude00" surrogate pair: 12 bytes), plus quotes and commas, plus 1 KB
+# for the envelope and a little whitespace. About 587 KB; anything larger cannot be valid.
+JSON_ESCAPED_CHAR_BYTES = 12
+MAX_BODY_BYTES = MAX_BATCH_ITEMS * (MAX_TEXT_CHARS * JSON_ESCAPED_CHAR_BYTES + 3) + 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -89,7 +94,10 @@ class BodyLimitMiddleware:
             await self.app(scope, replay_body(body, receive), send)
 
     def too_large_message(self) -> str:
-        return f"the request body is larger than {self.max_bytes // 1024} KB"
+        return (
+            f"the request body is larger than {self.max_bytes // 1024} KB, more than "
+            f"{MAX_BATCH_ITEMS} texts of {MAX_TEXT_CHARS} characters can take"
+        )
 
     async def reject(
         self, scope: Scope, receive: Receive, send: Send, status: int, msg: str
@@ -172,3 +180,28 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadMiddleware:
+    """HEAD wherever GET is: answered as the GET would be, headers only.
+
+    Load balancers and uptime probes send HEAD; FastAPI routes declared with GET answer it 405.
+    Running the GET keeps Content-Length and status exactly the GET's, as RFC 9110 asks.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # swallow the chunks; the last one ends the response
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)

@@ -392,9 +392,12 @@ def test_method_not_allowed_lists_the_allowed_ones(client: TestClient) -> None:
 
 
 def test_large_body_is_413(client: TestClient) -> None:
-    body = {"texts": ["x" * MAX_TEXT_CHARS] * 140}  # valid shape, but over 64 KB
-    assert len(json.dumps(body)) > MAX_BODY_BYTES
-    response = post_predict(client, body)
+    body = {"texts": ["😡" * MAX_TEXT_CHARS] * 101}  # JSON-escaped, over any valid batch
+    encoded = json.dumps(body).encode()
+    assert len(encoded) > MAX_BODY_BYTES
+    response = client.post(
+        "/api/predict", content=encoded, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 
@@ -402,7 +405,7 @@ def test_large_body_is_413(client: TestClient) -> None:
 def test_chunked_body_without_content_length_is_413(client: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"text": "'
-        for _ in range(20):
+        for _ in range(MAX_BODY_BYTES // 8192 + 1):
             yield b"x" * 8192
         yield b'"}'
 
@@ -563,7 +566,7 @@ def test_health_reports_the_model(client: TestClient) -> None:
     assert body["model_version"] == "tiny-1"
     assert body["source"] == "default"
     assert body["app_version"]
-    assert {"loaded_at", "store", "detail", "last_check"} <= set(body)
+    assert {"loaded_at", "store", "last_check"} <= set(body)  # "detail" only when degraded
 
 
 def test_unexpected_error_is_a_generic_500(tiny_bundle: Path, tmp_path: Path) -> None:
@@ -758,3 +761,56 @@ def test_fuzz_raw_bytes_never_5xx(client: TestClient, raw: bytes, content_type: 
     response = client.post("/api/predict", content=raw, headers=headers)
     assert response.status_code < 500, response.text
     response.json()
+
+
+# --- HEAD and the byte cap derived from the schema
+
+
+def get_paths(client: TestClient) -> list[str]:
+    """Every route that answers GET, with its path parameters filled."""
+    fills = {"{name}": "swagger-ui.css", "{relative:path}": "app.js"}
+    paths = []
+    for route in client.app.routes:  # type: ignore[attr-defined]
+        # FastAPI keeps an included router's routes on the router it wraps.
+        for inner in getattr(getattr(route, "original_router", None), "routes", [route]):
+            if "GET" in (getattr(inner, "methods", None) or ()):
+                path = inner.path
+                for pattern, value in fills.items():
+                    path = path.replace(pattern, value)
+                paths.append(path)
+    return paths
+
+
+def test_every_get_route_answers_head_with_the_same_status_and_no_body(
+    client: TestClient,
+) -> None:
+    paths = get_paths(client)
+    assert "/api/health" in paths
+    assert "/api/docs" in paths
+    for path in paths:
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code, path
+        assert head.content == b"", path
+        assert head.headers.get("content-type") == got.headers.get("content-type"), path
+
+
+def test_head_on_a_post_only_route_is_405(client: TestClient) -> None:
+    assert client.head("/api/predict").status_code == 405
+
+
+def test_the_largest_valid_batch_is_not_refused_for_its_bytes(client: TestClient) -> None:
+    """100 texts of 500 astral characters, each escaped as a surrogate pair: the worst case."""
+    texts = ["😡" * MAX_TEXT_CHARS] * 100
+    body = json.dumps({"texts": texts}).encode()  # ensure_ascii: "\\ud83d\\ude21" per emoji
+    assert len(body) <= MAX_BODY_BYTES
+    response = client.post(
+        "/api/predict", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+
+
+def test_japanese_batch_at_the_limits_is_accepted(client: TestClient) -> None:
+    texts = ["飛行機が遅れて本当に最悪です" * 20][:1] * 100  # 280 characters each
+    assert len(texts[0]) == 280
+    response = post_predict(client, {"texts": texts})
+    assert response.status_code == 200

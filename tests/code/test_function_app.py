@@ -22,6 +22,7 @@ from types import ModuleType, SimpleNamespace
 import azure.functions as func
 import pytest
 
+from shared.api.middleware import MAX_BODY_BYTES
 from shared.settings import get_settings
 from tests.conftest import REPO_ROOT
 
@@ -181,7 +182,10 @@ def test_unknown_path_is_a_json_404(function_app_module: ModuleType) -> None:
 
 def test_large_body_through_the_function_is_413(function_app_module: ModuleType) -> None:
     request = make_request(
-        "POST", "http://localhost/api/predict", {"text": "x" * 70_000}, **{"x-api-key": API_KEY}
+        "POST",
+        "http://localhost/api/predict",
+        {"text": "x" * (MAX_BODY_BYTES + 1)},
+        **{"x-api-key": API_KEY},
     )
     assert invoke(function_app_module, request).status_code == 413
 

@@ -37,6 +37,7 @@ from fastapi.testclient import TestClient
 
 from shared.api import deps
 from shared.api.app import create_app
+from shared.api.middleware import MAX_BODY_BYTES
 from shared.api.page import WEB_DIR
 from shared.model_loader import ModelHolder
 from shared.settings import Settings
@@ -252,7 +253,7 @@ RESPONSES = {
     "feedback-202": ("POST", "/api/feedback", {"json": flag_body(), "key": True}),
     "predict-401": ("POST", "/api/predict", {"json": {"text": NEGATIVE}}),
     "predict-422": ("POST", "/api/predict", {"json": {"text": ""}, "key": True}),
-    "predict-413": ("POST", "/api/predict", {"content": b"x" * 70_000}),
+    "predict-413": ("POST", "/api/predict", {"content": b"x" * (MAX_BODY_BYTES + 1)}),
     "predict-400": ("POST", "/api/predict", {"headers": {"content-length": "x"}}),
     "not-found": ("GET", "/nowhere/../etc/passwd", {}),
     "method": ("DELETE", "/api/predict", {}),

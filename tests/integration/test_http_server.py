@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.api.middleware import MAX_BODY_BYTES
 from tests.conftest import REPO_ROOT
 from tests.utils.processes import free_port, stop_process
 
@@ -114,7 +115,7 @@ def test_key_is_required_over_http(http: httpx.Client) -> None:
 def test_chunked_body_over_http_is_413(http: httpx.Client) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"text": "'
-        for _ in range(40):
+        for _ in range(MAX_BODY_BYTES // 4096 + 1):
             yield b"x" * 4096
         yield b'"}'
 
