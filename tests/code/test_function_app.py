@@ -171,7 +171,13 @@ def test_health_through_the_function(function_app_module: ModuleType) -> None:
     response = invoke(function_app_module, make_request("GET", "http://localhost/api/health"))
     assert response.status_code == 200
     body = json.loads(response.get_body())
-    assert (body["status"], body["model_version"], body["source"]) == ("ok", "tiny-1", "default")
+    assert (body["status"], body["model_version"]) == ("ok", "tiny-1")
+    assert "source" not in body  # no key: what a probe needs only
+
+
+def test_health_with_the_key_through_the_function(function_app_module: ModuleType) -> None:
+    keyed = make_request("GET", "http://localhost/api/health", **{"x-api-key": API_KEY})
+    assert json.loads(invoke(function_app_module, keyed).get_body())["source"] == "default"
 
 
 def test_unknown_path_is_a_json_404(function_app_module: ModuleType) -> None:
