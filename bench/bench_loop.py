@@ -1,246 +1,372 @@
-"""Does the feedback loop improve the model on a domain the base corpus lacks?
+"""Does one turn of the feedback loop teach the champion a company's own traffic?
 
-    python bench/bench_loop.py --work-dir .local/work --domain airline --sizes 100 1000
-    python bench/bench_loop.py --work-dir .local/work --domain work --sizes 100 1000 5000
+    python bench/bench_loop.py --work-dir .local/work --sizes 0.25 0.5 1.0
 
-Needs a prepared work folder (`bad-buzz prepare`). The domain's tweets are removed from the base
-training data; the champion is trained on the rest. N labelled tweets of the domain are then fed
-as feedback through the real path (feedback log → harvest → retrain → gate), and champion and
-challenger are scored on held-out tweets of the same domain that were never fed back. The
-frozen sets (test split, hand-labelled test) are what the gate checks.
+The real path, on loopback: the champion bundle (`--bundle`, default models/default) is published
+to a fresh local model store and served by uvicorn (bench/serving_process.py). The brand's tweets
+(../shared/data/domain/, `training.data.load_brand_csv`, one copy per text) are split by a hash of
+the text: `--eval-share` is held out and never fed back; a `--sizes` share of the rest is the
+traffic. Every traffic tweet goes through POST /api/predict; each mistake of the champion is sent
+to POST /api/feedback as a correction, `--confirm-share` of its right answers as confirmations
+(with the `feedback_token` and `model_text` predict returned, when it returns them). Then the
+harvest (shared.feedback.harvest.run_harvest, SQLite log → feedback container) and
+`bad-buzz retrain` (a subprocess, as the workflow runs it) with the brand's frozen sets excluded
+(they are this loop's domain). If the gate promotes, the server follows the new champion and the
+held-out tweets are predicted again through the API. Figures with 95 % intervals: accuracy,
+ROC AUC, negative recall before and after, and the paired gain (bootstrap over tweets).
+
+Needs a prepared work folder whose base corpus is the champion's (`bad-buzz prepare`).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import json
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
+import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.bundle import INPUT_TEXT, INPUT_VADER  # noqa: E402
-from shared.feedback.event import build_event  # noqa: E402
-from shared.feedback.harvest import harvest  # noqa: E402
-from shared.feedback.sinks import SqliteFeedbackSink  # noqa: E402
-from shared.feedback.sources import SqliteSource  # noqa: E402
-from shared.feedback.state import read_feedback  # noqa: E402
-from shared.model_store import ModelStore  # noqa: E402
-from shared.normalise import DEFAULT_OPTIONS  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.storage import LocalObjectStore  # noqa: E402
-from training import export, train  # noqa: E402
-from training.pipeline import featurise, load_prepared, make_version  # noqa: E402
-from training.progress import QUIET  # noqa: E402
-from training.retrain import RetrainConfig, retrain, score_bundle  # noqa: E402
-from training.tracking import configure_tracking  # noqa: E402
+from bench.serving_process import (  # noqa: E402
+    free_port,
+    serving_env,
+    start_server,
+    stop_server,
+    wait_for_prediction,
+)
+from training.feedback_data import key_bucket, text_key  # noqa: E402
 
-DOMAINS = {
-    "airline": None,  # the prepared data's own airline flag (training.data.AIRLINE_TERMS)
-    "work": r"\b(?:work|job|boss|office|shift|meeting)\b",
-}
-EVAL_SHARE = 0.3
-FEEDBACK_WEIGHT = {"value": 5.0}  # --feedback-weight
+DOMAIN_CSV = REPO.parent / "shared" / "data" / "domain" / "Apple-Twitter-Sentiment-DFE.csv"
+DOMAIN_FROZEN_SETS = ("brand", "brand_rest")  # the corpus's frozen copies of this domain
+BATCH = 100
+SWITCH_TIMEOUT = 60.0
+RESAMPLES = 2000
 
 
-def split_domain(
-    frames: dict[str, pd.DataFrame], domain: str
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Base splits without the domain (train, val), and the domain's tweets (shuffled, seeded)."""
+# --- the domain -------------------------------------------------------------------------------
 
-    def mask(frame: pd.DataFrame) -> pd.Series:
-        if DOMAINS[domain] is None:
-            return frame["airline"].astype(bool)
-        return frame["text"].str.contains(re.compile(DOMAINS[domain], re.IGNORECASE))
 
-    domain_rows = pd.concat([frames[n][mask(frames[n])] for n in ("train", "val")])
-    base = {
-        n: (f[~mask(f)] if n in ("train", "val") else f).reset_index(drop=True)
-        for n, f in frames.items()
+def load_domain(path: Path, neutral: str) -> pd.DataFrame:
+    """The brand tweets, one row per text key (a text labelled both ways goes)."""
+    from training.data import load_brand_csv
+
+    frame = load_brand_csv(path, neutral=neutral)
+    frame = frame.assign(key=[text_key(t) for t in frame["text"]])
+    frame = frame[frame["key"].str.len() > 0]
+    labels = frame.groupby("key")["label"].transform("nunique")
+    return frame[labels == 1].drop_duplicates("key").reset_index(drop=True)
+
+
+def split_domain(frame: pd.DataFrame, eval_share: float, seed: int) -> tuple[pd.DataFrame, ...]:
+    """(held-out evaluation, traffic in a seeded random order), by a salted text-key hash."""
+    held = np.array([key_bucket(f"eval:{k}") < eval_share for k in frame["key"]])
+    traffic = frame[~held].sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return frame[held].reset_index(drop=True), traffic
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def predict_all(client: httpx.Client, texts: list[str]) -> list[dict[str, Any]]:
+    results = []
+    for start in range(0, len(texts), BATCH):
+        response = client.post("/api/predict", json={"texts": texts[start : start + BATCH]})
+        response.raise_for_status()
+        results += response.json()["results"]
+    return results
+
+
+def feedback_body(prediction: dict[str, Any], text: str, truth: str) -> dict[str, Any]:
+    """What the page sends: the prediction's fields back, a correction or a confirmation."""
+    body = {
+        "prediction_id": prediction["prediction_id"],
+        "text": prediction.get("model_text") or text,
+        "predicted_label": prediction["label"],
+        "model_version": prediction["model_version"],
+        "language": prediction["language"],
     }
-    return base, domain_rows.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    if prediction["label"] != truth:
+        body["correct_label"] = truth
+    if "feedback_token" in prediction:  # the API with confirmations and signed predictions
+        body["feedback_token"] = prediction["feedback_token"]
+        body["kind"] = "correction" if prediction["label"] != truth else "confirmation"
+    return body
 
 
-def write_work_dir(frames: dict[str, pd.DataFrame], work_dir: Path) -> None:
-    (work_dir / "data").mkdir(parents=True, exist_ok=True)
-    for name, frame in frames.items():
-        frame.to_parquet(work_dir / "data" / f"{name}.parquet", index=False)
-    (work_dir / "data" / "report.json").write_text("{}", encoding="utf-8")
+def send_feedback(
+    client: httpx.Client, traffic: pd.DataFrame, confirm_share: float, seed: int
+) -> dict[str, int]:
+    """Predict the traffic; flag every mistake, confirm `confirm_share` of the right answers."""
+    predictions = predict_all(client, traffic["text"].tolist())
+    rng = np.random.default_rng(seed)
+    counts = {"traffic": len(traffic), "corrections": 0, "confirmations": 0, "refused": 0}
+    for prediction, text, label in zip(predictions, traffic["text"], traffic["label"], strict=True):
+        truth = "negative" if label == 1 else "positive"
+        wrong = prediction["label"] != truth
+        if not wrong and (rng.random() >= confirm_share or "feedback_token" not in prediction):
+            continue
+        response = client.post("/api/feedback", json=feedback_body(prediction, text, truth))
+        if response.status_code != 202:
+            counts["refused"] += 1
+            continue
+        counts["corrections" if wrong else "confirmations"] += 1
+    return counts
 
 
-def publish_base_champion(work_dir: Path, store: ModelStore, bundles: Path) -> str:
-    """The champion of the run: the production recipe on the base data without the domain."""
-    frames, _ = load_prepared(work_dir)
-    features = featurise({n: frames[n] for n in ("train", "val", "test")}, DEFAULT_OPTIONS)
-    config = train.TrainConfig()
-    inputs = [INPUT_TEXT, *INPUT_VADER]
-    pipeline = train.build_pipeline("tfidf_lr_vader", c=2.0, min_df=config.min_df)
-    pipeline.fit(features["train"][inputs], features["train"]["label"].to_numpy())
-    val = features["val"]
-    threshold = train.tune_threshold(
-        val["label"].to_numpy(), pipeline.predict_proba(val[inputs])[:, 1], config.precision_floor
+def wait_for_version(client: httpx.Client, version: str) -> None:
+    deadline = time.monotonic() + SWITCH_TIMEOUT
+    while time.monotonic() < deadline:
+        answer = client.post("/api/predict", json={"text": "the battery died again"}).json()
+        if answer["model_version"] == version:
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"serving never switched to {version}")
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def scores_of(predictions: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted label 1 = negative, P(negative)) as the API answered."""
+    labels = np.array([p["label"] == "negative" for p in predictions], dtype=int)
+    return labels, np.array([p["negative_probability"] for p in predictions])
+
+
+def metric_values(y: np.ndarray, predicted: np.ndarray, p: np.ndarray, rows: np.ndarray) -> tuple:
+    from sklearn.metrics import roc_auc_score
+
+    yr, pr, sr = y[rows], predicted[rows], p[rows]
+    negatives = yr == 1
+    auc = roc_auc_score(yr, sr) if 0 < negatives.sum() < len(yr) else np.nan
+    return float((pr == yr).mean()), float(auc), float((pr[negatives] == 1).mean())
+
+
+def paired_figures(y: np.ndarray, before: tuple, after: tuple, seed: int) -> dict[str, Any]:
+    """Accuracy, ROC AUC, negative recall before/after, each with a 95 % bootstrap interval,
+    and the paired gain with its interval (the same resampled tweets for both models)."""
+    rng = np.random.default_rng(seed)
+    everything = np.arange(len(y))
+    point_b = metric_values(y, *before, everything)
+    point_a = metric_values(y, *after, everything)
+    draws = []
+    for _ in range(RESAMPLES):
+        rows = rng.integers(0, len(y), len(y))
+        draws.append((metric_values(y, *before, rows), metric_values(y, *after, rows)))
+    samples = np.array(draws)  # (resamples, 2 models, 3 metrics)
+    figures = {}
+    for index, name in enumerate(("accuracy", "roc_auc", "recall_neg")):
+        b, a = samples[:, 0, index], samples[:, 1, index]
+        figures[name] = {
+            "before": point_b[index],
+            "before_ci": np.nanquantile(b, [0.025, 0.975]).tolist(),
+            "after": point_a[index],
+            "after_ci": np.nanquantile(a, [0.025, 0.975]).tolist(),
+            "gain": point_a[index] - point_b[index],
+            "gain_ci": np.nanquantile(a - b, [0.025, 0.975]).tolist(),
+        }
+    return figures
+
+
+# --- one loop ---------------------------------------------------------------------------------
+
+
+def retrain_command(args: argparse.Namespace, root: Path) -> list[str]:
+    command = [sys.executable, "-m", "training.cli", "retrain", "--work-dir", str(args.work_dir)]
+    command += ["--bundle-root", str(root / "bundles"), "--report", str(root / "report.json")]
+    for name in DOMAIN_FROZEN_SETS:
+        command += ["--exclude-frozen", name]
+    return command + list(args.retrain_arg)
+
+
+def harvest_and_retrain(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict:
+    """The timed part: harvest the SQLite log into the feedback container, then retrain."""
+    from shared.feedback.harvest import run_harvest
+    from shared.settings import Settings
+
+    started = time.perf_counter()
+    keys = ("MODEL_STORE_PATH", "FEEDBACK_DB_PATH")
+    settings = Settings(**{k: env[k] for k in keys}, RETRAIN_THRESHOLD=10**9)
+    # past the SQLite source's 10 s ingestion lag, instead of sleeping through it
+    harvested = run_harvest(settings, now=datetime.now(UTC) + timedelta(seconds=15))
+    harvest_seconds = time.perf_counter() - started
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    process = subprocess.run(
+        retrain_command(args, root), cwd=REPO, env={**os.environ, **env}, capture_output=True
     )
-    onnx_bytes = export.convert_pipeline(pipeline)
-    version = make_version("base0000")
-    extra = {
-        "kind": "tfidf_lr_vader",
-        "params": {"C": 2.0},
-        "min_df": config.min_df,
-        "precision_floor": config.precision_floor,
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    if process.returncode != 0:
+        raise RuntimeError(f"retrain failed: {process.stderr.decode()[-2000:]}")
+    report = json.loads((root / "report.json").read_text(encoding="utf-8"))
+    return {
+        "harvested": harvested.summary(),
+        "harvest_seconds": harvest_seconds,
+        "loop_seconds": time.perf_counter() - started,
+        "retrain_cpu_seconds": cpu,
+        "report": report,
     }
-    export.write_bundle(
-        pipeline,
-        onnx_bytes,
-        bundles / version,
-        version=version,
-        threshold=threshold,
-        options=DEFAULT_OPTIONS,
-        extra=extra,
-    )
-    store.publish(bundles / version)
-    return version
 
 
-def feed_back(rows: pd.DataFrame, champion: str, db: Path) -> None:
-    """Record each tweet as users would flag it, an hour ago (past the harvest's ingestion lag)."""
-    sink = SqliteFeedbackSink(db, clock=lambda: datetime.now(UTC) - timedelta(hours=1))
-    for text, label in zip(rows["text"], rows["label"], strict=True):
-        correct = "negative" if label == 1 else "positive"
-        predicted = "positive" if correct == "negative" else "negative"
-        sink.record(build_event(str(uuid.uuid4()), predicted, correct, champion, "en", text))
+def run_loop(args: argparse.Namespace, share: float, evaluation, traffic, root: Path) -> dict:
+    from shared.model_store import ModelStore
+    from shared.storage import LocalObjectStore
+
+    root.mkdir(parents=True)
+    ModelStore(LocalObjectStore(root / "models")).publish(args.bundle)
+    env = serving_env(None, root, MODEL_STORE_PATH=str(root / "models"),
+                      FEEDBACK_BACKEND="sqlite", FEEDBACK_DB_PATH=str(root / "feedback.sqlite3"),
+                      FEEDBACK_MAX_PER_HOUR="1000000", MODEL_REFRESH_SECONDS="1",
+                      MLFLOW_TRACKING_URI=f"sqlite:///{root}/mlflow.db")  # fmt: skip
+    port = free_port()
+    server = start_server(env, port, root / "server.log")
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_prediction(base_url, server)
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            before = scores_of(predict_all(client, evaluation["text"].tolist()))
+            used = traffic.iloc[: round(share * len(traffic))]
+            sent = send_feedback(client, used, args.confirm_share, args.seed)
+            loop = harvest_and_retrain(args, root, env)
+            report = loop["report"]
+            if report["promoted"]:
+                wait_for_version(client, report["challenger"])
+            after = scores_of(predict_all(client, evaluation["text"].tolist()))
+            served = after[0].tolist() != before[0].tolist() or report["promoted"]
+    finally:
+        stop_server(server)
+    y = evaluation["label"].to_numpy()
+    candidate = challenger_scores(root / "bundles" / str(report["challenger"]), evaluation)
+    return {"share": share, **sent, **{k: v for k, v in loop.items() if k != "report"},
+            "report": report, "served_new_model": served,
+            "domain": paired_figures(y, before, after, args.seed),
+            "challenger_domain": paired_figures(y, before, candidate, args.seed)
+            if candidate else None}  # fmt: skip
 
 
-def wrong_first(pool: pd.DataFrame, champion_bundle: Path) -> pd.DataFrame:
-    """The pool ordered as users would flag it: the champion's mistakes only."""
+def challenger_scores(bundle: Path, evaluation: pd.DataFrame) -> tuple | None:
+    """The challenger on the held-out domain even when refused: what promotion would give."""
+    if not (bundle / "manifest.json").is_file():
+        return None
     from shared.inference import Predictor
 
-    predictor = Predictor(champion_bundle)
-    predicted = (
-        predictor.negative_probabilities(pool["text"].tolist()) >= predictor.manifest.threshold
-    )
-    return pool[predicted.astype(int) != pool["label"].to_numpy()].reset_index(drop=True)
+    predictor = Predictor(bundle)
+    p = predictor.negative_probabilities(evaluation["text"].tolist())
+    return (p >= predictor.manifest.threshold).astype(int), p
 
 
-def run_size(
-    n: int,
-    pool: pd.DataFrame,
-    evaluation: pd.DataFrame,
-    work_dir: Path,
-    root: Path,
-    champion_bundle: Path,
-) -> dict[str, object]:
-    store = ModelStore(LocalObjectStore(root / "models"))
-    store.publish(champion_bundle)
-    feedback_store = LocalObjectStore(root / "feedback")
-    feed_back(pool.iloc[:n], champion_bundle.name, root / "feedback.sqlite3")
-    start = time.perf_counter()
-    settings = Settings(RETRAIN_THRESHOLD=10**9)
-    harvested = harvest(
-        SqliteSource(root / "feedback.sqlite3"), feedback_store, datetime.now(UTC), settings
+def check_fingerprint(bundle: Path, work_dir: Path) -> str | None:
+    """The gate's `test` split guards only a champion trained on the same corpus."""
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    report = json.loads((work_dir / "data" / "report.json").read_text(encoding="utf-8"))
+    if manifest.get("data_fingerprint") == report.get("fingerprint"):
+        return None
+    return (
+        f"warning: {bundle} was not trained on {work_dir} (data fingerprints differ): the gate "
+        "leaves the test split out; rebuild the bundle from this work folder for final figures"
     )
-    report, challenger = retrain(
-        store,
-        read_feedback(feedback_store),
-        work_dir,
-        root / "bundles",
-        RetrainConfig(feedback_weight=FEEDBACK_WEIGHT["value"]),
-    )
-    seconds = time.perf_counter() - start
-    domain = {"domain_eval": evaluation}
-    before = score_bundle(champion_bundle, domain)["domain_eval"]
-    after = score_bundle(challenger, domain)["domain_eval"] if challenger else before
-    return {
-        "n": n,
-        "harvested": harvested.new_records,
-        "promoted": report.promoted,
-        "reasons": "; ".join(report.reasons),
-        "before": before,
-        "after": after,
-        "frozen": report.metrics,
-        "seconds": seconds,
-    }
 
 
-def print_results(domain: str, results: list[dict[str, object]], eval_rows: int) -> None:
-    print(f"\ndomain `{domain}`, held-out evaluation: {eval_rows} tweets never fed back\n")
-    print(
-        "| N fed back | promoted | domain accuracy before → after | domain neg recall before → after | test acc champion → challenger | manual acc champion → challenger | harvest + retrain |"
+# --- output -----------------------------------------------------------------------------------
+
+
+def fmt(figure: dict[str, Any], scale: float = 1.0) -> str:
+    lo, hi = (scale * v for v in figure["gain_ci"])
+    return (
+        f"{figure['before']:.3f} → {figure['after']:.3f} "
+        f"({scale * figure['gain']:+.3f} [{lo:+.3f}, {hi:+.3f}])"
     )
-    print("|---|---|---|---|---|---|---|")
+
+
+def frozen_line(report: dict[str, Any]) -> str:
+    parts = []
+    for name, verdicts in report.get("gate", {}).get("frozen", {}).items():
+        v = verdicts["accuracy"]
+        parts.append(f"{name} {v['difference']:+.3f} (≥ {v['lower']:+.3f})")
+    return "; ".join(parts) or "-"
+
+
+def print_results(results: list[dict[str, Any]], evaluation: pd.DataFrame) -> None:
+    negatives = int(evaluation["label"].sum())
+    print(f"\nheld-out domain: {len(evaluation)} tweets ({negatives} negative), never fed back\n")
+    print("| traffic | corrections + confirmations | promoted | domain accuracy | domain ROC AUC "
+          "| domain neg recall | frozen accuracy Δ (one-sided 95 % lower bound) | weight, threshold "
+          "| harvest + retrain |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        b, a, f = r["before"], r["after"], r["frozen"]
-        test = (
-            f"{f['champion']['test']['accuracy']:.3f} → {f['challenger']['test']['accuracy']:.3f}"
-            if f
-            else "-"
-        )
-        manual = (
-            f"{f['champion']['manual_test']['accuracy']:.3f} → {f['challenger']['manual_test']['accuracy']:.3f}"
-            if f and "manual_test" in f["champion"]
-            else "-"
-        )
+        d, report = r["domain"], r["report"]
+        choice = report.get("choice") or {}
         print(
-            f"| {r['n']:,} | {'yes' if r['promoted'] else 'no'} | {b['accuracy']:.3f} → {a['accuracy']:.3f} ({(a['accuracy'] - b['accuracy']) * 100:+.1f} pts) | "
-            f"{b['recall_neg']:.3f} → {a['recall_neg']:.3f} | {test} | {manual} | {r['seconds']:.0f} s |"
+            f"| {r['traffic']:,} | {r['corrections']} + {r['confirmations']} | "
+            f"{'yes' if report['promoted'] else 'no'} | {fmt(d['accuracy'])} | "
+            f"{fmt(d['roc_auc'])} | {fmt(d['recall_neg'])} | {frozen_line(report)} | "
+            f"{choice.get('weight', '-')}, {choice.get('threshold', float('nan')):.3f} | "
+            f"{r['harvest_seconds']:.1f} + {r['loop_seconds'] - r['harvest_seconds']:.0f} s |"
         )
     for r in results:
-        print(f"- N={r['n']}: {r['reasons']}")
+        print(f"\ntraffic {r['traffic']}: " + "\n  ".join(r["report"]["reasons"]))
+        c = r["challenger_domain"]
+        if c and not r["report"]["promoted"]:
+            print(f"  refused challenger on the held-out domain: accuracy {fmt(c['accuracy'])}, "
+                  f"ROC AUC {fmt(c['roc_auc'])}, neg recall {fmt(c['recall_neg'])}")  # fmt: skip
+        cpu, wall = r["retrain_cpu_seconds"], r["loop_seconds"] - r["harvest_seconds"]
+        print(f"  retrain: {wall:.0f} s wall, {cpu:.0f} s CPU")
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--work-dir", type=Path, default=REPO / ".local/work")
-    parser.add_argument("--domain", choices=sorted(DOMAINS), default="airline")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--feedback-weight", type=float, default=5.0, help="retrain weight")
+    parser.add_argument("--bundle", type=Path, default=REPO / "models" / "default")
+    parser.add_argument("--domain-csv", type=Path, default=DOMAIN_CSV)
     parser.add_argument(
-        "--flagged-only",
-        action="store_true",
-        help="Feed back only the champion's mistakes (what users flag), not every labelled tweet.",
+        "--neutral",
+        choices=("drop", "positive"),
+        default="drop",
+        help="brand neutral tweets: dropped, or kept as not negative",
     )
-    args = parser.parse_args()
-    QUIET["value"] = True
-    FEEDBACK_WEIGHT["value"] = args.feedback_weight
-    frames, _ = load_prepared(args.work_dir)
-    base, domain_rows = split_domain(frames, args.domain)
-    n_eval = int(len(domain_rows) * EVAL_SHARE)
-    evaluation, pool = domain_rows.iloc[:n_eval], domain_rows.iloc[n_eval:]
+    parser.add_argument(
+        "--sizes",
+        type=float,
+        nargs="+",
+        default=[0.25, 0.5, 1.0],
+        help="shares of the non-held-out domain sent as traffic, one loop each",
+    )
+    parser.add_argument("--eval-share", type=float, default=0.3)
+    parser.add_argument("--confirm-share", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--retrain-arg", action="append", default=[],
+                        help="extra `bad-buzz retrain` option, e.g. --retrain-arg=--no-feedback-vocabulary")  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    domain = load_domain(args.domain_csv, args.neutral)
+    evaluation, traffic = split_domain(domain, args.eval_share, args.seed)
+    warning = check_fingerprint(args.bundle, args.work_dir)
+    if warning:
+        print(warning, file=sys.stderr)
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        configure_tracking(f"sqlite:///{root}/mlflow.db")
-        write_work_dir(base, root / "work")
-        champion_version = publish_base_champion(
-            root / "work", ModelStore(LocalObjectStore(root / "seed")), root / "seed-bundles"
-        )
-        if args.flagged_only:
-            pool = wrong_first(pool, root / "seed-bundles" / champion_version)
-        results = []
-        for n in args.sizes:
-            if n > len(pool):
-                print(
-                    f"N={n}: only {len(pool)} tweets of the domain available to feed back; skipped"
-                )
-                continue
-            results.append(
-                run_size(
-                    n,
-                    pool,
-                    evaluation,
-                    root / "work",
-                    root / f"run-{n}",
-                    root / "seed-bundles" / champion_version,
-                )
-            )
-    print_results(args.domain, results, len(evaluation))
+        for index, share in enumerate(args.sizes):
+            results.append(run_loop(args, share, evaluation, traffic, Path(tmp) / f"loop-{index}"))
+    print_results(results, evaluation)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ param location string
 @description('Resource group to create; default rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Object id of the GitHub OIDC principal that deploys and retrains (Blob Data Contributor on models and feedback). Empty: no assignment.')
-param deployerPrincipalId string = ''
+@description('Object id of the principal retrain.yml signs in as (Blob Data Contributor on models and feedback, Monitoring Metrics Publisher on App Insights). Empty: no assignment.')
+param retrainPrincipalId string = ''
 
-@description('Address the incorrect-prediction alert emails.')
+@description('Address every alert emails (action group).')
 param alertEmail string
 
-@description('owner/name of this GitHub repository (target of the retrain repository_dispatch).')
+@description('owner/name of this GitHub repository (its retrain.yml is dispatched by the harvest).')
 param githubRepository string
 
 @secure()
@@ -39,7 +39,7 @@ param apiKey string
 
 @secure()
 @minLength(1)
-@description('GitHub token allowed to send repository_dispatch to githubRepository; stored in Key Vault.')
+@description('Fine-grained GitHub token with Actions: write on githubRepository (workflow_dispatch); stored in Key Vault.')
 param githubDispatchToken string
 
 @description('NCRONTAB (6 fields, UTC) of the weekly harvest. Default: Monday 03:00.')
@@ -67,6 +67,11 @@ var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var modelsContainerName = 'models'
 var feedbackContainerName = 'feedback'
+// Where the Functions host keeps timer status, locks and keys (AzureWebJobsStorage on Flex).
+var hostContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+]
 var apiKeyEntryName = 'api-key'
 var dispatchTokenEntryName = 'github-dispatch-token'
 
@@ -82,6 +87,7 @@ module identity 'app/identity.bicep' = {
   params: {
     hostIdentityName: '${abbrs.managedIdentityUserAssignedIdentities}host-${resourceToken}'
     appIdentityName: '${abbrs.managedIdentityUserAssignedIdentities}app-${resourceToken}'
+    alertsIdentityName: '${abbrs.managedIdentityUserAssignedIdentities}alerts-${resourceToken}'
     location: location
     tags: tags
   }
@@ -97,6 +103,7 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     modelsContainerName: modelsContainerName
     feedbackContainerName: feedbackContainerName
+    hostContainerNames: hostContainerNames
   }
 }
 
@@ -107,7 +114,10 @@ module monitoring 'app/monitoring.bicep' = {
     logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
     applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
     actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
-    alertRuleName: '${abbrs.insightsScheduledQueryRules}incorrect-predictions-${resourceToken}'
+    alertNamePrefix: abbrs.insightsScheduledQueryRules
+    resourceToken: resourceToken
+    workbookName: '${abbrs.insightsWorkbooks}${resourceToken}'
+    alertsIdentityId: identity.outputs.alertsIdentityId
     location: location
     tags: tags
     alertEmail: alertEmail
@@ -162,6 +172,8 @@ module rbac 'app/rbac.bicep' = {
   scope: rg
   params: {
     storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    hostContainerNames: hostContainerNames
     modelsContainerName: modelsContainerName
     feedbackContainerName: feedbackContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -171,8 +183,8 @@ module rbac 'app/rbac.bicep' = {
     dispatchTokenEntryName: dispatchTokenEntryName
     hostPrincipalId: identity.outputs.hostIdentityPrincipalId
     appPrincipalId: identity.outputs.appIdentityPrincipalId
-    alertPrincipalId: monitoring.outputs.alertPrincipalId
-    deployerPrincipalId: deployerPrincipalId
+    alertsPrincipalId: identity.outputs.alertsIdentityPrincipalId
+    retrainPrincipalId: retrainPrincipalId
   }
 }
 
@@ -187,3 +199,5 @@ output MODEL_STORE_ACCOUNT_URL string = storage.outputs.blobEndpoint
 output MODEL_STORE_CONTAINER string = modelsContainerName
 output FEEDBACK_CONTAINER string = feedbackContainerName
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceCustomerId
+// For retrain.yml's run report (ingestion needs an Entra token too: local auth is disabled).
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString

@@ -19,6 +19,8 @@ MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 EXPLAIN_FILE = "explain.json"
 BUNDLE_FILES = (MODEL_FILE, EXPLAIN_FILE, MANIFEST_FILE)
+# Scored by `verify_bundle_serves`: any tweet would do, one with words every vocabulary knows.
+PROBE_TEXT = "my flight is delayed again, worst airline ever"
 
 # ONNX graph contract: inputs are the normalised text and the four VADER scores, each [N, 1];
 # outputs are the label (1 = negative) and the [N, 2] class probabilities (column 1 = negative).
@@ -95,6 +97,35 @@ def verify_bundle(bundle_dir: Path) -> Manifest:
                 f"bundle {manifest.version}: {name} sha256 {actual[:12]}… "
                 f"!= manifest {expected[:12]}…"
             )
+    return manifest
+
+
+def verify_bundle_serves(bundle_dir: Path, probe: str = PROBE_TEXT) -> Manifest:
+    """`verify_bundle`, then load the model in onnxruntime and score `probe` as serving would.
+
+    Matching sha256 sums prove the bytes are the ones training wrote, not that they serve: a
+    manifest written for a broken export would pass. This is the check the model store runs
+    before it moves the champion pointer. Raises BundleError (one line) on any failure; costs
+    one onnxruntime session (~0.1 s for the shipped model).
+    """
+    manifest = verify_bundle(bundle_dir)
+    from shared.inference import Predictor  # onnxruntime: only when a bundle is checked
+
+    try:
+        (prediction,) = Predictor(bundle_dir).predict([probe])
+    except BundleError:
+        raise
+    except Exception as exc:  # onnxruntime's and json's errors have no common base class
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise BundleError(
+            f"bundle {manifest.version}: does not load and score in onnxruntime "
+            f"({type(exc).__name__}: {reason})"
+        ) from exc
+    if not 0.0 <= prediction.negative_probability <= 1.0:  # also false for NaN
+        raise BundleError(
+            f"bundle {manifest.version}: scored P(negative) = {prediction.negative_probability} "
+            "for the probe tweet, outside [0, 1]"
+        )
     return manifest
 
 

@@ -1,27 +1,50 @@
-"""The one feature code path: raw tweets → the ONNX model's inputs.
+"""The one feature code path: raw tweets → the ONNX model's inputs, and what the model saw.
 
 Training builds its feature frame with `build_feature_columns`, serving builds its ONNX feeds with
 `build_model_inputs`; both go through the same normaliser and the same VADER scorer, so the two
 sides cannot drift. The token pattern is shared with the vectoriser (training) and the explainer
-(serving) for the same reason.
+(serving) for the same reason. `measure_evidence` says whether the model had anything to go on.
+
+VADER's analyzer here is VADER with two changes made at load: its word lexicon's duplicated keys
+are resolved (`shared.lexicons.vader`: "D:" reads negative), and every emoji with a polarity
+(`shared.lexicons.emoji_polarity`) is a word of the lexicon worth what ":)" or ":(" is worth;
+`prepare_for_vader` spells emoji and emoticons so that VADER finds them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from shared.bundle import INPUT_TEXT, INPUT_VADER
-from shared.normalise import DEFAULT_OPTIONS, NormaliserOptions, normalise_text, prepare_for_vader
+from shared.lexicons.vader import read_word_lexicon
+from shared.normalise import (
+    DEFAULT_OPTIONS,
+    ENTITY_TOKENS,
+    SENTIMENT_TOKENS,
+    NormaliserOptions,
+    normalise_text,
+    prepare_for_vader,
+)
+from shared.normalise.symbols import EMOJI_POLARITY
 
 # skl2onnx converts a custom token_pattern exactly (its default pattern it does not); special
 # tokens such as <url> and <emo_neg> stay whole so the model can weigh them.
 TOKEN_PATTERN = r"<?[A-Za-z0-9_]+>?"  # noqa: S105 - a regex, not a password
 NGRAM_RANGE = (1, 2)
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
+Languages = str | None | Sequence[str | None]
+
+
+def vader_lexicon() -> dict[str, float]:
+    """The analyzer's lexicon: VADER's words, duplicates resolved, plus emoji at ±":)"/":("."""
+    words = read_word_lexicon()
+    valence = {1: words[":)"], -1: words[":("]}
+    return {**words, **{emoji: valence[sign] for emoji, sign in EMOJI_POLARITY.items()}}
 
 
 @cache
@@ -29,7 +52,10 @@ def _vader_analyzer():
     # Imported lazily: the lexicon load costs ~50 ms and should not slow down app indexing.
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon = vader_lexicon()
+    analyzer.emojis = {}  # emoji are lexicon words here, not descriptions to score
+    return analyzer
 
 
 def vader_scores(texts: Sequence[str]) -> np.ndarray:
@@ -42,18 +68,30 @@ def vader_scores(texts: Sequence[str]) -> np.ndarray:
     return scores
 
 
+def per_text(languages: Languages, count: int) -> list[str | None]:
+    """One language code per text: a single code (or None) applies to all of them."""
+    if languages is None or isinstance(languages, str):
+        return [languages] * count
+    if len(languages) != count:
+        raise ValueError(f"{len(languages)} languages for {count} texts")
+    return list(languages)
+
+
 def build_feature_columns(
     texts: Sequence[str],
     options: NormaliserOptions = DEFAULT_OPTIONS,
     normalised: Sequence[str] | None = None,
+    language: Languages = "en",
 ) -> dict[str, list[str] | np.ndarray]:
     """Column name → values, one entry per model input; training wraps it in a DataFrame.
 
     `normalised`: the texts already through `normalise_text` with `options` (serving needs them
-    for the explanation too, and normalising twice costs ~20 µs a tweet).
+    for the explanation too, and normalising twice costs ~20 µs a tweet). `language`: one code
+    for all texts or one per text; English-only normaliser steps skip other languages.
     """
     if normalised is None:
-        normalised = [normalise_text(text, options) for text in texts]
+        codes = per_text(language, len(texts))
+        normalised = [normalise_text(text, options, code) for text, code in zip(texts, codes)]
     columns: dict[str, list[str] | np.ndarray] = {INPUT_TEXT: list(normalised)}
     scores = vader_scores(texts)
     for index, name in enumerate(INPUT_VADER):
@@ -65,9 +103,10 @@ def build_model_inputs(
     texts: Sequence[str],
     options: NormaliserOptions = DEFAULT_OPTIONS,
     normalised: Sequence[str] | None = None,
+    language: Languages = "en",
 ) -> dict[str, np.ndarray]:
     """The onnxruntime feeds for raw tweets: every input shaped [N, 1]."""
-    columns = build_feature_columns(texts, options, normalised)
+    columns = build_feature_columns(texts, options, normalised, language)
     feeds = {INPUT_TEXT: np.array(columns[INPUT_TEXT], dtype=object).reshape(-1, 1)}
     for name in INPUT_VADER:
         feeds[name] = np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
@@ -83,3 +122,56 @@ def extract_terms(normalised_text: str, ngram_range: tuple[int, int] = NGRAM_RAN
         for start in range(len(tokens) - size + 1):
             terms[" ".join(tokens[start : start + size])] = None
     return list(terms)
+
+
+# --- evidence: did the model see anything it knows? ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the model had to go on for one text.
+
+    known_terms: n-grams of the normalised text in the model's vocabulary, leaving out those with
+        `<url>` or `<mention>` in them and those of numbers only (they say nothing of a feeling);
+    vader_words: the words and emoji of `prepare_for_vader(raw)` VADER's lexicon scores non-zero;
+    sentiment_tokens: how many `<emo_pos>` / `<emo_neg>` the normalised text holds.
+    """
+
+    known_terms: tuple[str, ...]
+    vader_words: tuple[str, ...]
+    sentiment_tokens: int
+
+    @property
+    def has_evidence(self) -> bool:
+        """False for empty text, only mentions or URLs, or a script the fold drops (Arabic)."""
+        return bool(self.known_terms or self.vader_words or self.sentiment_tokens)
+
+
+def measure_evidence(
+    raw_text: str, normalised_text: str, vocabulary: Collection[str]
+) -> Evidence:
+    """The evidence in one tweet; `vocabulary`: the model's terms (the bundle's explain.json)."""
+    known = tuple(
+        term
+        for term in extract_terms(normalised_text)
+        if term in vocabulary and not _says_nothing(term)
+    )
+    tokens = normalised_text.split()
+    count = sum(tokens.count(token) for token in SENTIMENT_TOKENS)
+    return Evidence(known, find_vader_words(raw_text), count)
+
+
+def _says_nothing(term: str) -> bool:
+    """A term with `<url>` or `<mention>` in it, or only numbers ("3", "2 3")."""
+    tokens = term.split()
+    return any(token in ENTITY_TOKENS for token in tokens) or all(map(str.isdigit, tokens))
+
+
+def find_vader_words(raw_text: str) -> tuple[str, ...]:
+    """The tokens of `prepare_for_vader(raw_text)` that VADER's lexicon scores, as VADER reads
+    them (split on spaces, outer punctuation stripped unless that leaves ≤ 2 characters)."""
+    from vaderSentiment.vaderSentiment import SentiText
+
+    lexicon = _vader_analyzer().lexicon
+    words = SentiText(prepare_for_vader(raw_text)).words_and_emoticons
+    return tuple(word for word in words if word.lower() in lexicon)

@@ -2,10 +2,16 @@
 
 No scikit-learn here: this module is what the Function App runs, and what training uses to check
 the exported bundle, so the figures training reports are the figures serving delivers.
+
+A tweet in which the model finds nothing it knows (no vocabulary term, no VADER word, no emoji or
+emoticon: empty after normalisation, only mentions and links, or a script the ASCII fold drops)
+gets the label `unknown` rather than a confident guess from the intercept; its probability is
+still reported, and still what the model computed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +25,11 @@ from shared.bundle import (
     read_explain_weights,
     verify_bundle,
 )
-from shared.features import build_model_inputs, extract_terms
+from shared.features import Evidence, build_model_inputs, extract_terms, measure_evidence
 from shared.normalise import NormaliserOptions, normalise_text
 
 EXPLANATION_TERMS = 5
+UNKNOWN_LABEL = "unknown"  # no evidence: callers filter it, the page says "cannot judge"
 # onnxruntime's TF-IDF op materialises a dense [rows, vocabulary] matrix (180 KB a row with 45k
 # terms) and its arena keeps the largest run's buffers for good: 16 rows a run keep that to a few
 # MB, at the same cost per row as 128 rows a run (measured on batches of 100).
@@ -31,18 +38,26 @@ MAX_ROWS_PER_RUN = 16
 
 @dataclass(frozen=True)
 class Term:
-    """One term of the tweet and how hard it pushed towards NEGATIVE (>0) or POSITIVE (<0)."""
+    """One term of the tweet and how hard it pushed towards NEGATIVE (>0) or POSITIVE (<0).
+
+    `source`: the words of the tweet the term came from when the term itself is not written in
+    the tweet (an emoji read as `<emo_neg>`, "can't" read as "can not"); None when it is.
+    """
 
     term: str
     weight: float
+    source: str | None = None
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """`label` is "negative", "positive" or "unknown" (no evidence, see the module docstring)."""
+
     label: str
     negative_probability: float
     threshold: float
     explanation: list[Term]
+    evidence: Evidence
 
 
 class Predictor:
@@ -53,7 +68,7 @@ class Predictor:
 
         self.manifest: Manifest = verify_bundle(bundle_dir)
         self.options = NormaliserOptions.from_dict(self.manifest.normaliser_options)
-        self.weights = read_explain_weights(bundle_dir)
+        self.weights = read_explain_weights(bundle_dir)  # every vocabulary term, with its weight
         session_options = ort.SessionOptions()
         # One request is one small graph: threads cost more in hand-off than they save.
         session_options.intra_op_num_threads = 1
@@ -70,12 +85,19 @@ class Predictor:
         return self.manifest.version
 
     def negative_probabilities(
-        self, texts: list[str], normalised: list[str] | None = None
+        self,
+        texts: list[str],
+        normalised: list[str] | None = None,
+        languages: list[str | None] | None = None,
     ) -> np.ndarray:
-        """P(negative) for each raw tweet, float64 [N]; `normalised` saves normalising again."""
+        """P(negative) for each raw tweet, float64 [N]; `normalised` saves normalising again.
+
+        `languages`: the language of each text as the model reads it ("en" for a translation),
+        so that English-only normaliser steps skip other languages; None means English.
+        """
         if not texts:
             return np.empty(0)
-        feeds = build_model_inputs(texts, self.options, normalised)
+        feeds = build_model_inputs(texts, self.options, normalised, languages or "en")
         chunks = []
         for start in range(0, len(texts), MAX_ROWS_PER_RUN):
             part = {
@@ -85,21 +107,43 @@ class Predictor:
             chunks.append(np.asarray(probabilities, dtype=np.float64)[:, 1])
         return np.concatenate(chunks)
 
-    def predict(self, texts: list[str]) -> list[Prediction]:
-        """Score and explain each tweet; each is normalised once, for the model and the reasons."""
-        threshold = self.manifest.threshold
-        normalised = [normalise_text(text, self.options) for text in texts]
-        probabilities = self.negative_probabilities(texts, normalised)
-        results = []
-        for words, probability in zip(normalised, probabilities, strict=True):
-            label = LABEL_NAMES[int(probability >= threshold)]
-            explanation = self.explain_normalised(words)
-            results.append(Prediction(label, float(probability), threshold, explanation))
-        return results
+    def predict(
+        self, texts: list[str], languages: list[str | None] | None = None
+    ) -> list[Prediction]:
+        """Score, weigh the evidence and explain each tweet; each is normalised once."""
+        codes = languages or ["en"] * len(texts)
+        normalised = [
+            normalise_text(text, self.options, code)
+            for text, code in zip(texts, codes, strict=True)
+        ]
+        probabilities = self.negative_probabilities(texts, normalised, codes)
+        return [
+            self.judge(text, words, code, float(probability))
+            for text, words, code, probability in zip(
+                texts, normalised, codes, probabilities, strict=True
+            )
+        ]
 
-    def explain(self, text: str, limit: int = EXPLANATION_TERMS) -> list[Term]:
+    def judge(
+        self, text: str, normalised: str, language: str | None, probability: float
+    ) -> Prediction:
+        """One verdict: the label from the threshold, or `unknown` when there is no evidence."""
+        threshold = self.manifest.threshold
+        evidence = measure_evidence(text, normalised, self.weights)
+        label = (
+            LABEL_NAMES[int(probability >= threshold)] if evidence.has_evidence else UNKNOWN_LABEL
+        )
+        explanation = self.explain_normalised(normalised)
+        return Prediction(
+            label, probability, threshold, self.trace_sources(text, explanation, language), evidence
+        )
+
+    def explain(
+        self, text: str, limit: int = EXPLANATION_TERMS, language: str | None = "en"
+    ) -> list[Term]:
         """The terms of this tweet with the largest weight magnitude in the model."""
-        return self.explain_normalised(normalise_text(text, self.options), limit)
+        terms = self.explain_normalised(normalise_text(text, self.options, language), limit)
+        return self.trace_sources(text, terms, language)
 
     def explain_normalised(self, normalised: str, limit: int = EXPLANATION_TERMS) -> list[Term]:
         """`explain` for a text already normalised; only the kept terms become `Term`s."""
@@ -107,3 +151,30 @@ class Predictor:
         weighted = [(term, weights[term]) for term in extract_terms(normalised) if term in weights]
         weighted.sort(key=lambda pair: abs(pair[1]), reverse=True)
         return [Term(term, weight) for term, weight in weighted[:limit]]
+
+    def trace_sources(self, text: str, terms: list[Term], language: str | None) -> list[Term]:
+        """Give each term not written as such in the tweet the tweet's words it came from."""
+        if not terms:
+            return terms
+        written = set(_WORD_RE.findall(text.lower()))
+        sources: dict[str, str] | None = None
+        traced = []
+        for term in terms:
+            if all(token in written for token in term.term.split()):
+                traced.append(term)
+                continue
+            sources = sources if sources is not None else self.map_sources(text, language)
+            origin = " ".join(dict.fromkeys(sources.get(t, "") for t in term.term.split()))
+            traced.append(Term(term.term, term.weight, origin.strip() or None))
+        return traced
+
+    def map_sources(self, text: str, language: str | None) -> dict[str, str]:
+        """Token → the chunk of the tweet (split on spaces) whose normalisation gives it."""
+        sources: dict[str, str] = {}
+        for chunk in text.split():
+            for token in normalise_text(chunk, self.options, language).split():
+                sources.setdefault(token, chunk)
+        return sources
+
+
+_WORD_RE = re.compile(r"[a-z0-9']+")

@@ -8,6 +8,14 @@ cached, the bundle shipped in the repo (DEFAULT_BUNDLE_PATH) if the store has no
 Afterwards, every MODEL_REFRESH_SECONDS one request checks the pointer's ETag (a HEAD) and, when it
 changed, downloads and verifies the new version before swapping one attribute under a lock.
 Requests holding the old `LoadedModel` finish on it; a failed refresh keeps the last good model.
+
+Every load or refresh gives the store STORE_BUDGET_SECONDS in all (pointer, ETag and download
+together), whatever the SDK's own timeouts and retries would allow: the calls run on one
+background thread and the request stops waiting at the deadline, treats the store as unreachable
+and serves what it has (the current model, else a cached copy, else the shipped bundle). A call
+that outlives its deadline keeps that thread until the SDK gives up (shared/storage.py bounds it);
+meanwhile the store is "busy" and later refreshes do not queue behind it. A download that finishes
+after its deadline lands verified in the cache, where the next refresh picks it up.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from shared.bundle import MANIFEST_FILE, BundleError
 from shared.settings import Settings
 from shared.storage import StorageError
+from shared.telemetry import record_model_state
 
 if TYPE_CHECKING:
     from shared.inference import Predictor
@@ -36,6 +47,9 @@ logger = logging.getLogger(__name__)
 Source = Literal["store", "cache", "default"]
 EMPTY_RETRY_SECONDS = 10.0  # with no model at all, try again this often even if refresh is off
 CACHE_KEEP = 3  # cached versions kept for fallback; older ones are pruned after a swap
+# What one load or refresh may wait for the store in all: with the model load (~0.5 s) after it,
+# no request waits more than ~5 s for a store that accepts connections and never answers.
+STORE_BUDGET_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,30 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+class StoreCaller:
+    """Runs store calls on one background thread, each waited for until a deadline at most.
+
+    A blocking SDK call cannot be interrupted, only abandoned: the caller raises StorageError at
+    its deadline and the call ends in the background. While it runs, new calls fail at once
+    ("busy") instead of queueing behind a store that does not answer.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-store")
+        self._running: Future[Any] | None = None
+
+    def call(self, operation: Callable[[], Any], deadline: float) -> Any:
+        """`operation()`, or StorageError once `deadline` (time.monotonic()) has passed."""
+        if self._running is not None and not self._running.done():
+            raise StorageError("store busy: an earlier call has not returned yet")
+        future = self._executor.submit(operation)
+        self._running = future
+        try:
+            return future.result(timeout=max(deadline - time.monotonic(), 0.0))
+        except FutureTimeout:
+            raise StorageError(f"store did not answer within {STORE_BUDGET_SECONDS:g} s") from None
+
+
 class ModelHolder:
     """The model one worker process serves; `get` is on the request path and never raises."""
 
@@ -131,6 +169,8 @@ class ModelHolder:
         self._last_attempt: float | None = None
         self._last_check: datetime | None = None
         self._lock = threading.Lock()  # held by the one thread loading or refreshing
+        self._caller = StoreCaller()
+        self._deadline = 0.0  # time.monotonic() by which this load or refresh stops waiting
 
     def get(self) -> LoadedModel | None:
         """The current model; loads on first call, then follows the champion every so often."""
@@ -185,6 +225,7 @@ class ModelHolder:
     def _refresh_locked(self, force: bool) -> None:
         started = self.clock()
         self._last_check = datetime.now(UTC)
+        self._deadline = time.monotonic() + STORE_BUDGET_SECONDS
         try:
             if self._current is None:
                 self._load_cold()
@@ -195,6 +236,7 @@ class ModelHolder:
             self._reason = short_reason(exc)
         finally:  # set last: cold-start callers wait on the lock until the first attempt ends
             self._last_attempt = started
+            record_model_state(self._current, self._reason)  # AppTraces: model_health.kql
 
     def _load_cold(self) -> None:
         """Champion → newest cache → shipped default, as the module docstring lays out."""
@@ -208,8 +250,9 @@ class ModelHolder:
             return
         try:
             self._swap(self._load_champion(pointer.version), pointer.etag, None)
-        except Exception as exc:
-            self._fall_back(self._note_failure(pointer, exc), allow_default=False)
+        except Exception as exc:  # a store outage is no reason to serve nothing; a bad bundle is
+            outage = isinstance(exc, StorageError)
+            self._fall_back(self._note_failure(pointer, exc), allow_default=outage)
 
     def _fall_back(
         self, reason: str | None, *, allow_default: bool, prefer_cache: bool = True
@@ -285,8 +328,13 @@ class ModelHolder:
                 return loaded
             except Exception as exc:
                 logger.info("cached %s unusable, downloading again: %s", version, exc)
-        assert self._store is not None
-        self._store.download(version, folder)
+        store = self._store
+        assert store is not None
+        try:
+            self._caller.call(lambda: store.download(version, folder), self._deadline)
+        except StorageError:
+            self._store_state = "unreachable"
+            raise
         return load_model(folder, "store")
 
     def _ask_store(self, question: Callable[[ModelStore], Any]) -> Any:
@@ -296,7 +344,7 @@ class ModelHolder:
             self._store_state = "not configured"
             return None
         try:
-            answer = question(store)
+            answer = self._caller.call(lambda: question(store), self._deadline)
         except Exception as exc:  # whatever the SDK throws, serving treats it as an outage
             self._store_state = "unreachable"
             if isinstance(exc, StorageError):

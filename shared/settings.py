@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         "sqlite", description="sqlite: local feedback log; appinsights: OpenTelemetry log record."
     )
     FEEDBACK_DB_PATH: Path = Field(DEFAULT_LOCAL_ROOT / "feedback.sqlite3")
+    FEEDBACK_TOKEN_KEY: SecretStr | None = Field(
+        None, description="HMAC key of feedback tokens (Key Vault ref); unset: the key file."
+    )
+    FEEDBACK_TOKEN_KEY_PATH: Path = Field(
+        DEFAULT_LOCAL_ROOT / "feedback-token.key",
+        description="Local key file (0600), created once, used when FEEDBACK_TOKEN_KEY is unset.",
+    )
+    FEEDBACK_MAX_PER_HOUR: int = Field(
+        120, ge=1, description="Feedback requests per caller per hour, per instance."
+    )
     FEEDBACK_CONTAINER: str = Field("feedback", description="Container of harvested feedback.")
     LOG_ANALYTICS_WORKSPACE_ID: str | None = Field(
         None, description="Workspace the weekly harvest queries (azure-monitor-query)."
@@ -77,13 +87,26 @@ class Settings(BaseSettings):
     RETRAIN_THRESHOLD: int = Field(
         100, ge=1, description="Unconsumed feedback that asks a retrain."
     )
-    GITHUB_REPOSITORY: str | None = Field(None, description="owner/name for repository_dispatch.")
-    GITHUB_TOKEN: SecretStr | None = Field(None, description="Token for repository_dispatch.")
+    GITHUB_REPOSITORY: str | None = Field(None, description="owner/name that runs the retrain.")
+    GITHUB_TOKEN: SecretStr | None = Field(
+        None, description="Token for workflow_dispatch (fine-grained, Actions: write only)."
+    )
+    GITHUB_RETRAIN_WORKFLOW: str = Field(
+        "retrain.yml", description="Workflow file (or id) the harvest dispatches."
+    )
+    GITHUB_REF: str = Field("main", description="Branch or tag the retrain workflow runs on.")
 
     # --- telemetry -----------------------------------------------------------------------------
     APPLICATIONINSIGHTS_CONNECTION_STRING: SecretStr | None = None
     TELEMETRY_EXPORTER: Literal["none", "console", "azure"] = Field(
         "none", description="Where spans go locally; in Azure the worker's integration exports."
+    )
+    PREDICTION_EVENTS_PATH: Path = Field(
+        DEFAULT_LOCAL_ROOT / "predictions.sqlite3",
+        description="Local store of prediction events (no text) behind GET /api/buzz.",
+    )
+    PREDICTION_EVENTS_MAX: int = Field(
+        50_000, ge=0, description="Rows the local prediction-event store keeps (0 = off)."
     )
 
     # --- training ------------------------------------------------------------------------------

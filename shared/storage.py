@@ -25,9 +25,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# A dead store must fail within seconds, not the SDK's default minute of back-off.
+# A dead store must fail within seconds, not the SDK's default minute of back-off. These bound
+# one SDK call (each try: connect, then every socket read; 3 tries): against a store that accepts
+# connections and never answers, 3 x 10 s + 2 x 0.5 s = 31 s. Serving does not wait that long:
+# the model holder abandons a call after its own total budget (shared/model_loader.py).
 CONNECTION_TIMEOUT_SECONDS = 5
-READ_TIMEOUT_SECONDS = 30
+READ_TIMEOUT_SECONDS = 10
 RETRY_TOTAL = 2
 RETRY_BACKOFF_SECONDS = 0.5
 RESERVED_PREFIX = "."  # local temp and lock files; never a valid name segment

@@ -4,12 +4,19 @@ The code path uses the OpenTelemetry API only, which is a no-op until someone in
 provider: in Azure the Functions worker does it (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true),
 locally `configure_telemetry` does it on request. Tweets are personal data: spans carry labels,
 scores and timings, which is what dashboards and drift checks need, and nothing a user wrote.
+
+Other spans come from instrumentation we do not write (HTTP clients and servers, Azure SDK,
+databases), and those can carry request text: the translator's URL holds the tweet in its query
+string. So every span and log record of the process is redacted before any exporter sees it
+(shared/telemetry_redaction.py), whoever configured the provider: query strings and user info
+out of URLs, literals out of database statements, exception messages out of exceptions.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 
 from opentelemetry import trace
@@ -72,11 +79,15 @@ def configure_telemetry(settings: Settings) -> str:
     """
     if "mode" in _state:
         return _state["mode"]
+    from shared.telemetry_redaction import install_log_redaction  # imports the SDK: not at import
+
+    install_log_redaction()  # log records reach App Insights whichever way spans go
     exporter = settings.TELEMETRY_EXPORTER
-    if exporter == "none":
+    if exporter == "none" and not tracing_already_configured():
         mode = "none"
     elif tracing_already_configured():
         mode = "existing"
+        add_redaction(trace.get_tracer_provider())
     elif exporter == "console":
         mode = configure_console()
     else:
@@ -85,11 +96,29 @@ def configure_telemetry(settings: Settings) -> str:
     return mode
 
 
+def add_redaction(provider: object) -> bool:
+    """Redact every span of an SDK provider someone else installed (the Functions worker).
+
+    The processor works in the SDK's "ending" hook, which runs before ANY processor's `on_end`,
+    so it is effective even though the exporter's processor was added first.
+    """
+    from shared.telemetry_redaction import RedactingSpanProcessor
+
+    add = getattr(provider, "add_span_processor", None)
+    if add is None:  # the API's no-op provider: nothing is recorded, nothing to redact
+        return False
+    add(RedactingSpanProcessor())
+    return True
+
+
 def configure_console() -> str:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
+    from shared.telemetry_redaction import RedactingSpanProcessor
+
     provider = TracerProvider()
+    provider.add_span_processor(RedactingSpanProcessor())
     provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
     return "console"
@@ -105,10 +134,41 @@ def configure_azure(settings: Settings) -> str:
         return "none"
     from azure.monitor.opentelemetry import configure_azure_monitor  # heavy: only when asked
 
-    configure_azure_monitor(connection_string=secret.get_secret_value())
+    from shared.telemetry_redaction import RedactingSpanProcessor
+
+    configure_azure_monitor(
+        connection_string=secret.get_secret_value(), span_processors=[RedactingSpanProcessor()]
+    )
     return "azure"
 
 
 def reset_telemetry_state() -> None:
     """Forget what `configure_telemetry` did (tests only; the tracer provider itself stays)."""
     _state.clear()
+    if "shared.telemetry_redaction" in sys.modules:
+        sys.modules["shared.telemetry_redaction"].uninstall_log_redaction()
+
+
+MODEL_STATE_EVENT = "model_state"
+OPS_LOGGER = "bad_buzz.ops"
+
+
+def record_model_state(model: object | None, reason: str | None) -> None:
+    """One `model_state` log record after each model load or refresh attempt: the health state.
+
+    In Azure it lands in AppTraces (Message "model_state", these keys in Properties), where
+    shared/queries/model_health.kql alerts on "unavailable" at once and on "degraded" after 15
+    minutes. `model` is the served LoadedModel (version, source) or None; status as /api/health.
+    """
+    status = "unavailable" if model is None else ("degraded" if reason else "ok")
+    ops = logging.getLogger(OPS_LOGGER)
+    ops.setLevel(logging.INFO)  # the root logger's WARNING must not hide the record
+    ops.info(
+        MODEL_STATE_EVENT,
+        extra={
+            "status": status,
+            "model_version": str(getattr(model, "version", "") or ""),
+            "model_source": str(getattr(model, "source", "") or ""),
+            "detail": reason or "",
+        },
+    )

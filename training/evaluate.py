@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -36,7 +38,45 @@ def compute_metrics(
         if both_classes
         else float("nan"),
         "rows": float(len(labels)),
+        "negatives": float(labels.sum()),
     }
+
+
+def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (accuracy, recall, precision); (nan, nan) for
+    an empty sample. Better than the normal interval near 0 and 1 and for small n."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def auc_interval(
+    auc: float, positives: float, negatives: float, z: float = 1.96
+) -> tuple[float, float]:
+    """95 % interval of a ROC AUC by Hanley & McNeil (1982): the standard error from the AUC and
+    the two class sizes (here the NEGATIVE tweets are the positive class)."""
+    if math.isnan(auc) or positives <= 0 or negatives <= 0:
+        return float("nan"), float("nan")
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
+    ) / (positives * negatives)
+    half = z * math.sqrt(max(variance, 0.0))
+    return max(0.0, auc - half), min(1.0, auc + half)
+
+
+def metric_intervals(metrics: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """95 % intervals of accuracy, negative recall and ROC AUC from a `compute_metrics` result
+    (needs its `rows` and `negatives`; precision's n is not kept, so it gets none)."""
+    rows, negatives = metrics.get("rows", 0.0), metrics.get("negatives", float("nan"))
+    intervals = {"accuracy": wilson_interval(metrics["accuracy"] * rows, rows)}
+    if not math.isnan(negatives):
+        intervals["recall_neg"] = wilson_interval(metrics["recall_neg"] * negatives, negatives)
+        intervals["roc_auc"] = auc_interval(metrics["roc_auc"], negatives, rows - negatives)
+    return intervals
 
 
 def prefix_metrics(metrics: dict[str, float], prefix: str) -> dict[str, float]:
@@ -82,6 +122,68 @@ def save_plots(
     return paths
 
 
+def format_interval(value: float, interval: tuple[float, float] | None) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if interval is None or math.isnan(interval[0]):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
+    """One markdown row per evaluation set, with 95 % intervals and the sample sizes."""
+    lines = [
+        "| set | accuracy [95 % CI] | neg. precision | neg. recall [95 % CI] | ROC AUC [95 % CI] "
+        "| n | negatives |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split, m in metrics.items():
+        ci = metric_intervals(m)
+        negatives = m.get("negatives", float("nan"))
+        recall = format_interval(m["recall_neg"], ci.get("recall_neg"))
+        lines.append(
+            f"| {split} | {format_interval(m['accuracy'], ci.get('accuracy'))} "
+            f"| {m['precision_neg']:.3f} | {recall} "
+            f"| {format_interval(m['roc_auc'], ci.get('roc_auc'))} | {int(m['rows'])} "
+            f"| {'?' if math.isnan(negatives) else int(negatives)} |"
+        )
+    return "\n".join(lines)
+
+
+def sources_table(data_report: dict[str, Any]) -> str:
+    """One markdown row per training source: weight, neutral policy, loaded and kept rows."""
+    lines = [
+        "| source | weight | neutral | loaded | kept | negative | positive | train/val/test |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, item in data_report.get("per_source", {}).items():
+        splits = item.get("splits", {})
+        lines.append(
+            f"| {name} | {item.get('weight', 1.0):g} | {item.get('neutral', 'drop')} "
+            f"| {item.get('loaded', 0):,} | {item.get('rows', 0):,} | {item.get('negative', 0):,} "
+            f"| {item.get('positive', 0):,} "
+            f"| {'/'.join(f'{splits.get(s, 0):,}' for s in ('train', 'val', 'test'))} |"
+        )
+    return "\n".join(lines)
+
+
+FROZEN_NOTES = {
+    "manual_test": "Sentiment140 hand-labelled test (Go et al. 2009), negative vs positive",
+    "semeval_test": "SemEval held-out file {holdout}, negative vs positive, never trained on",
+    "brand": "brand tweets (CrowdFlower Apple, 2014), negative vs positive, never trained on",
+    "brand_rest": "the same brand tweets, negative vs the rest (neutral counts as not negative)",
+}
+
+
+def frozen_notes(data_report: dict[str, Any]) -> str:
+    holdout = data_report.get("semeval_holdout") or "(none)"
+    return "\n".join(
+        f"- `{name}`: {FROZEN_NOTES.get(name, name).format(holdout=holdout)}; "
+        f"{item.get('rows', 0):,} tweets, {item.get('negative', 0):,} negative"
+        for name, item in data_report.get("frozen_sets", {}).items()
+    )
+
+
 def render_model_card(
     *,
     version: str,
@@ -89,16 +191,13 @@ def render_model_card(
     params: dict[str, object],
     threshold: float,
     metrics: dict[str, dict[str, float]],
-    data_report: dict[str, object],
+    data_report: dict[str, Any],
+    command: str | None = None,
 ) -> str:
     """A markdown model card: what the model is for, its data, how well it does, its limits."""
-    rows = "\n".join(
-        f"| {split} | {m['accuracy']:.3f} | {m['precision_neg']:.3f} | {m['recall_neg']:.3f} | "
-        f"{m['f1_neg']:.3f} | {m['roc_auc']:.3f} | {int(m['rows'])} |"
-        for split, m in metrics.items()
-    )
-    counts = data_report.get("final_counts", data_report.get("splits", {}))
     vader = " + VADER scores" if "vader" in kind else ""
+    labels = data_report.get("labels", {})
+    rebuild = f"\nRebuilt by: `{command}`\n" if command else ""
     return f"""# Model card: tweet-sentiment {version}
 
 ## Intended use
@@ -110,19 +209,25 @@ Not for decisions about individual people; not a measure of customer satisfactio
 logistic regression, parameters {params}. Decision threshold on P(negative): **{threshold:.3f}**,
 tuned on the validation split for negative recall under a precision floor.
 Served as ONNX with onnxruntime; scikit-learn and ONNX agree to 1e-5 on the whole test split.
-
+{rebuild}
 ## Data
-Sentiment140 (Go, Bhayani & Huang, 2009): tweets from 2009 labelled by emoticons (distant
-supervision), English only, de-duplicated across sources, class-balanced. Counts: {counts}.
+Training corpus: every source below, English only, de-duplicated across sources (a tweet
+labelled both ways anywhere is dropped), every frozen evaluation tweet removed, class-balanced;
+{labels.get("rows", 0):,} tweets ({labels.get("negative", 0):,} negative), split 80/10/10.
+Sentiment140 (Go, Bhayani & Huang, 2009) is labelled by emoticons; SemEval 2013–2016
+(Rosenthal, Farra & Nakov, 2017) by people.
 
-## Metrics (NEGATIVE is the positive class)
-| split | accuracy | precision | recall | F1 | ROC AUC | rows |
-|---|---|---|---|---|---|---|
-{rows}
+{sources_table(data_report)}
+
+Frozen evaluation sets (never trained on):
+{frozen_notes(data_report)}
+
+## Metrics (NEGATIVE is the positive class; 95 % intervals: Wilson, Hanley–McNeil for AUC)
+{metrics_table(metrics)}
 
 ## Limits
-- Labels come from emoticons, not from people: sarcasm and mixed tweets are noisy.
-- 2009 Twitter language; airline vocabulary of 2026 is under-represented (see the airline slice);
-  the feedback loop retrains on flagged predictions to close that gap.
+- Sentiment140 labels come from emoticons, not from people: sarcasm and mixed tweets are noisy.
+- Tweets of 2009–2016; airline vocabulary of today is under-represented (see the brand set, a
+  stand-in for one company's traffic); the feedback loop retrains on flagged predictions.
 - English model: other languages are translated first when translation is available.
 """

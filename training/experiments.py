@@ -1,15 +1,18 @@
-"""Studies behind the defaults: normaliser ablation, airline-only vs whole corpus, bundles."""
+"""Studies behind the defaults: normaliser ablation, airline-only vs whole corpus, the corpus
+(sources, weights, neutral tweets), and bundle evaluation."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from shared.inference import Predictor
 from shared.normalise import DEFAULT_OPTIONS, STEPS, normalise_text
 from training import evaluate, tracking, train
-from training.pipeline import featurise, load_prepared, score_candidate
+from training.data import FROZEN_SET_NAMES, FrozenFiles, Source
+from training.pipeline import JobConfig, featurise, load_prepared, prepare_data, score_candidate
 from training.progress import progress
 
 ABLATION_CONFIG = train.TrainConfig(c_grid=(1.0,), cv_folds=2)
@@ -24,7 +27,7 @@ def evaluate_bundle(bundle_dir: Path, work_dir: Path) -> dict[str, Any]:
         "version": predictor.version,
         "threshold": predictor.manifest.threshold,
     }
-    for name in ("test", "manual_test"):
+    for name in ("test", *FROZEN_SET_NAMES):
         if name in frames:
             with progress(f"scoring {name} with onnxruntime"):
                 scores = predictor.negative_probabilities(frames[name]["text"].tolist())
@@ -119,3 +122,88 @@ def run_airline_comparison(work_dir: Path) -> dict[str, Any]:
     results["airline_test_rows"] = len(test_airline)
     results["winner"] = max(("whole_corpus", "airline_only"), key=lambda n: results[n]["accuracy"])
     return results
+
+
+STUDY_CONFIG = train.TrainConfig(c_grid=(2.0,), cv_folds=2)
+STUDY_SETS = ("manual_test", "semeval_test", "brand", "brand_rest")
+
+
+def study_variants(
+    sources: list[Source], weights: tuple[float, ...], neutrals: tuple[str, ...]
+) -> list[tuple[str, list[Source]]]:
+    """Without SemEval, then SemEval with each neutral policy and weight; other sources as given."""
+    base = [source for source in sources if source.kind != "semeval"]
+    semeval = [source for source in sources if source.kind == "semeval"]
+    variants = [("without SemEval", base)]
+    for neutral in neutrals:
+        for weight in weights:
+            changed = [replace(s, weight=weight, neutral=neutral) for s in semeval]
+            variants.append((f"SemEval neutral={neutral} weight={weight:g}", base + changed))
+    return variants
+
+
+def fit_study_variant(work_dir: Path, config: JobConfig) -> dict[str, dict[str, float]]:
+    """The exported kind at a fixed C on one prepared corpus; threshold tuned on val as in train."""
+    frames, _ = load_prepared(work_dir)
+    features = featurise(frames, config.options)
+    _, _, scores = score_candidate("tfidf_lr_vader", features, config.train)
+    threshold = train.tune_threshold(
+        features["val"]["label"].to_numpy(), scores["val"], config.train.precision_floor
+    )
+    return {
+        name: evaluate.compute_metrics(features[name]["label"].to_numpy(), scores[name], threshold)
+        for name in ("test", *STUDY_SETS)
+        if name in features
+    }
+
+
+def run_corpus_study(
+    sources: list[Source],
+    frozen: FrozenFiles,
+    work_dir: Path,
+    weights: tuple[float, ...] = (1.0, 2.0, 4.0),
+    neutrals: tuple[str, ...] = ("drop", "positive"),
+) -> str:
+    """One MLflow run per corpus variant, scored on every frozen set: which sources, how much
+    weight for SemEval, and SemEval neutral tweets dropped or kept as not-negative."""
+    rows = []
+    prepared: dict[tuple[str, ...], Path] = {}
+    with tracking.start_run("corpus-study", tags={"stage": "experiment"}):
+        for name, variant in study_variants(sources, weights, neutrals):
+            key = tuple(f"{s.name}:{s.neutral}" for s in variant)
+            config = JobConfig(work_dir=work_dir / f"variant{len(prepared)}", train=STUDY_CONFIG)
+            if key not in prepared:
+                prepare_data(variant, None, config, frozen=frozen)
+                prepared[key] = config.work_dir
+            config = replace(config, work_dir=prepared[key])
+            with tracking.start_run(name, nested=True):
+                with progress(f"corpus variant: {name}"):
+                    metrics = fit_study_variant(prepared[key], config)
+                for split, values in metrics.items():
+                    tracking.log_metrics(evaluate.prefix_metrics(values, split))
+            rows.append((name, metrics))
+    return render_corpus_study(rows)
+
+
+def render_corpus_study(rows: list[tuple[str, dict[str, dict[str, float]]]]) -> str:
+    """Markdown: ROC AUC and accuracy per frozen set, with 95 % intervals and n in the header."""
+    sets = [name for name in STUDY_SETS if name in rows[0][1]]
+    header = "| variant | " + " | ".join(
+        f"{name} AUC | {name} acc | {name} neg. recall" for name in sets
+    )
+    lines = [header + " |", "|---|" + "---|---|---|" * len(sets)]
+    for name, metrics in rows:
+        cells = []
+        for split in sets:
+            m, ci = metrics[split], evaluate.metric_intervals(metrics[split])
+            cells += [
+                evaluate.format_interval(m["roc_auc"], ci.get("roc_auc")),
+                evaluate.format_interval(m["accuracy"], ci.get("accuracy")),
+                evaluate.format_interval(m["recall_neg"], ci.get("recall_neg")),
+            ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    sizes = ", ".join(
+        f"{split}: n={int(rows[0][1][split]['rows'])} ({int(rows[0][1][split]['negatives'])} neg.)"
+        for split in sets
+    )
+    return "\n".join(lines) + f"\n\nSample sizes: {sizes}.\n"

@@ -29,7 +29,6 @@ from shared.bundle import (
 from shared.normalise import NORMALISER_VERSION, NormaliserOptions
 
 PARITY_TOLERANCE = 1e-5
-EXPLAIN_TERMS = 20_000
 TARGET_OPSET = 18
 
 
@@ -150,14 +149,18 @@ def check_parity(pipeline: Pipeline, onnx_bytes: bytes, frame: pd.DataFrame) -> 
     return report
 
 
-def term_weights(pipeline: Pipeline, limit: int = EXPLAIN_TERMS) -> dict[str, float]:
-    """Term → coefficient × idf for the `limit` strongest terms: what serving shows as reasons."""
+def term_weights(pipeline: Pipeline, limit: int | None = None) -> dict[str, float]:
+    """Term → coefficient × idf, strongest first: what serving shows as reasons.
+
+    Every vocabulary term by default (CONTRACTS: serving needs the whole vocabulary to tell
+    whether the model saw anything it knows); `limit` keeps only the strongest, for studies.
+    """
     features = pipeline.named_steps["features"]
     vectoriser = features.named_transformers_["tfidf"]
     coefficients = pipeline.steps[-1][1].coef_[0][: len(vectoriser.vocabulary_)]
     names = vectoriser.get_feature_names_out()
     weights = coefficients * vectoriser.idf_
-    order = np.argsort(-np.abs(weights))[:limit]
+    order = np.argsort(-np.abs(weights), kind="stable")[:limit]
     return {str(names[i]): round(float(weights[i]), 5) for i in order}
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ from training import data as data_mod
 from training import evaluate, export, tracking, train
 from training.progress import progress
 
-SPLITS = ("train", "val", "test", "manual_test")
+SPLITS = ("train", "val", "test", *data_mod.FROZEN_SET_NAMES)
+EVALUATED = ("val", "test", *data_mod.FROZEN_SET_NAMES)
+PLOTTED = ("test", "manual_test", "semeval_test", "brand")
 CHOSEN_FILE = "chosen.json"
 PIPELINE_FILE = "pipeline.joblib"
+CARD_FILE = "model_card.md"
 
 
 @dataclass(frozen=True)
@@ -39,25 +43,61 @@ class JobConfig:
     selection: data_mod.SelectionConfig | None = None
 
 
-def prepare_data(paths: list[Path], manual_test: Path | None, config: JobConfig) -> dict[str, Any]:
-    """Load, select, de-duplicate across sources, split, and save the splits and the data report."""
+def as_sources(sources: Sequence[data_mod.Source | Path | str]) -> list[data_mod.Source]:
+    """Plain paths (the pre-multi-source API) become one source each, named by their file."""
+    return [
+        item
+        if isinstance(item, data_mod.Source)
+        else data_mod.Source(Path(item).name, (Path(item),))
+        for item in sources
+    ]
+
+
+def describe_source(source: data_mod.Source) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "weight": source.weight,
+        "neutral": source.neutral,
+        "files": [str(path) for path in source.paths],
+    }
+
+
+def prepare_data(
+    sources: Sequence[data_mod.Source | Path | str],
+    manual_test: Path | None,
+    config: JobConfig,
+    frozen: data_mod.FrozenFiles | None = None,
+) -> dict[str, Any]:
+    """Load every source, set the frozen sets aside (the SemEval held-out file never enters the
+    corpus; every frozen tweet is removed from it by text key), select across sources, split,
+    and save the splits, the frozen sets and the data report (overall and per source)."""
     selection = config.selection or data_mod.SelectionConfig()
-    with progress("loading sources"):
-        corpus = data_mod.load_sources(paths)
-        manual = data_mod.load_manual_test(manual_test) if manual_test else None
+    files = frozen or data_mod.FrozenFiles()
+    if manual_test is not None:
+        files = replace(files, manual_test=manual_test)
+    held_out = {files.semeval_test.name} if files.semeval_test else set()
+    plan = data_mod.without_files(as_sources(sources), held_out)
+    with progress("loading sources and frozen evaluation sets"):
+        corpus = data_mod.load_corpus(plan)
+        frozen_sets = data_mod.load_frozen_sets(files)
     with progress("selecting and cleaning tweets"):
-        selected, steps = data_mod.select_tweets(corpus, selection, exclude=manual)
+        exclude = data_mod.frozen_union(frozen_sets)
+        selected, steps = data_mod.select_tweets(corpus, selection, exclude=exclude)
     if selected.empty:
         raise data_mod.DataError("no tweets left after selection; check the input files")
     splits = data_mod.split_data(selected, seed=selection.seed)
-    frames = {"train": splits.train, "val": splits.val, "test": splits.test}
-    if manual is not None:
-        frames["manual_test"] = manual
+    frames = {"train": splits.train, "val": splits.val, "test": splits.test, **frozen_sets}
     report = data_mod.build_data_report(
-        steps, selected, splits, selection.airline_terms, manual_test=manual
+        steps, selected, splits, selection.airline_terms, frozen=frozen_sets
     )
-    report["fingerprint"] = data_mod.data_fingerprint(selected)
-    report["sources"] = [str(path) for path in paths]
+    report["sources"] = [describe_source(source) for source in plan]
+    for item in report["sources"]:
+        report["per_source"].setdefault(item["name"], {}).update(
+            weight=item["weight"], neutral=item["neutral"], files=item["files"]
+        )
+    report["frozen_files"] = {k: str(v) if v else None for k, v in asdict(files).items()}
+    report["semeval_holdout"] = files.semeval_test.name if files.semeval_test else None
     save_prepared(config.work_dir, frames, report, selection.airline_terms)
     return report
 
@@ -95,8 +135,9 @@ def featurise(
     for name, frame in frames.items():
         with progress(f"features for {name} ({len(frame):,} tweets)"):
             columns = build_feature_columns(frame["text"].tolist(), options)
+        extra = {key: frame[key].to_numpy() for key in ("weight", "source") if key in frame}
         features[name] = pd.DataFrame(columns).assign(
-            label=frame["label"].to_numpy(), airline=frame["airline"].to_numpy()
+            label=frame["label"].to_numpy(), airline=frame["airline"].to_numpy(), **extra
         )
     return features
 
@@ -113,7 +154,10 @@ def score_candidate(
             {n: train.vader_negative_probability(f) for n, f in features.items()},
         )
     frame = features["train"]
-    weight = train.make_sample_weight(frame["airline"].to_numpy(), config.airline_weight)
+    source_weight = frame["weight"].to_numpy() if "weight" in frame else None
+    weight = train.make_sample_weight(
+        frame["airline"].to_numpy(), config.airline_weight, source_weight
+    )
     with progress(f"fitting {kind} ({config.cv_folds}-fold CV over C={list(config.c_grid)})"):
         pipeline, params = train.fit_pipeline(
             kind, frame[inputs], frame["label"].to_numpy(), config, weight
@@ -128,9 +172,9 @@ def score_candidate(
 def evaluate_splits(
     features: dict[str, pd.DataFrame], scores: dict[str, np.ndarray], threshold: float
 ) -> dict[str, dict[str, float]]:
-    """Metrics on the test split, its airline slice and the hand-labelled test set."""
+    """Metrics on val, the test split, its airline slice and every frozen evaluation set."""
     results = {}
-    for name in ("val", "test", "manual_test"):
+    for name in EVALUATED:
         if name in features:
             results[name] = evaluate.compute_metrics(
                 features[name]["label"].to_numpy(), scores[name], threshold
@@ -208,8 +252,8 @@ def log_chosen_artifacts(
     """Plots, model card and data report of the chosen candidate, in its parent MLflow run."""
     plot_dir = work_dir / "plots"
     paths = []
-    for split in ("test", "manual_test"):
-        if split in features:
+    for split in PLOTTED:
+        if split in features and len(np.unique(features[split]["label"])) == 2:
             paths += evaluate.save_plots(
                 features[split]["label"].to_numpy(),
                 scores[split],
@@ -228,6 +272,16 @@ def log_chosen_artifacts(
     )
     (work_dir / "model" / "model_card.md").write_text(card, encoding="utf-8")
     tracking.log_artifacts([work_dir / "model" / "model_card.md"])
+
+
+def flatten_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+    """{"brand": {"roc_auc": .9, "rows": 1600}} → {"brand_roc_auc": .9, "brand_n": 1600}."""
+    renamed = {"rows": "n"}
+    return {
+        f"{split}_{renamed.get(name, name)}": value
+        for split, values in metrics.items()
+        for name, value in values.items()
+    }
 
 
 def make_version(fingerprint: str) -> str:
@@ -249,12 +303,7 @@ def export_chosen(
     version = make_version(report.get("fingerprint", "unknown"))
     with tracking.start_run("export", tags={"stage": "export"}) as run:
         registered = tracking.register_pipeline(pipeline, test.head(3)) if register else None
-        metrics = {
-            f"{split}_{name}": value
-            for split, values in chosen["metrics"].items()
-            for name, value in values.items()
-            if name != "rows"
-        }
+        metrics = flatten_metrics(chosen["metrics"])
         metrics.update(
             parity_max_abs_diff=parity.max_abs_diff,
             parity_label_flips=float(parity.label_flips),
@@ -279,10 +328,24 @@ def export_chosen(
                 "parity_rows": parity.rows,
                 "min_df": config.train.min_df,
                 "precision_floor": config.train.precision_floor,
+                "sources": report.get("sources", []),
+                "semeval_holdout": report.get("semeval_holdout"),
+                "frozen_sets": report.get("frozen_sets", {}),
             },
         )
+        card = evaluate.render_model_card(
+            version=version,
+            kind=chosen["kind"],
+            params=chosen["params"],
+            threshold=chosen["threshold"],
+            metrics=chosen["metrics"],
+            data_report=report,
+            command=manifest.command,
+        )
+        (bundle_root / version / CARD_FILE).write_text(card, encoding="utf-8")
         tracking.log_metrics(metrics)
         tracking.log_artifacts(
-            [bundle_root / version / name for name in ("model.onnx", "manifest.json")], "bundle"
+            [bundle_root / version / name for name in ("model.onnx", "manifest.json", CARD_FILE)],
+            "bundle",
         )
     return bundle_root / version, manifest

@@ -1,16 +1,22 @@
-"""Retraining from harvested feedback behind a promotion gate.
+"""Retraining from harvested feedback behind a promotion gate that decides on evidence.
 
-The challenger is the champion's recipe (same kind, same C, same normaliser) refitted on the base
-corpus plus the flagged tweets. Both are scored through the serving code path (onnxruntime) on the
-same frozen sets and on a held-out slice of the feedback; the challenger is promoted only if it is
-not worse on the frozen sets (within a tolerance) and better on the feedback slice.
+The challenger is the champion's recipe (kind, C, min_df, normaliser) refitted on the base corpus
+plus the training side of the feedback (training/feedback_data.py selects it: window, frozen-set
+filter, one row per text, hold-out by text hash), with the vocabulary, feedback weight and
+threshold chosen on the feedback (training/domain_fit.py). Both models are then scored through
+the serving code path (onnxruntime) on the same frozen sets and on the held-out feedback, and
+judged by paired tests (training/gate.py). The caller promotes, conditionally on the champion
+pointer this run compared with (`report.champion_etag`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,139 +27,172 @@ from shared.bundle import INPUT_TEXT, INPUT_VADER, BundleError, Manifest
 from shared.inference import Predictor
 from shared.model_store import ModelStore
 from shared.normalise import NormaliserOptions
-from training import evaluate, export, tracking, train
+from training import evaluate, export, gate, tracking
+from training.domain_fit import DomainChoice, DomainFitConfig, fit_domain_challenger
+from training.feedback_data import (
+    KIND_CONFIRMATION,
+    KIND_CORRECTION,
+    FeedbackSelection,
+    frozen_text_keys,
+    select_feedback,
+)
 from training.pipeline import featurise, load_prepared, make_version
 from training.progress import progress
 
-FROZEN_SETS = ("test", "manual_test")
 FEEDBACK_SLICE = "feedback_holdout"
+TRAINING_SPLITS = ("train", "val")
 
 
 @dataclass(frozen=True)
 class RetrainConfig:
-    feedback_weight: float = 5.0
     holdout_share: float = 0.2
-    tolerance: float = 0.01
     min_feedback: int = 1
-    precision_floor: float | None = None  # None: keep the champion's threshold rule default
+    max_age_days: float | None = 180.0
+    exclude_frozen: tuple[str, ...] = ()  # frozen sets that ARE the loop's domain (a benchmark)
+    policy: gate.GatePolicy = field(default_factory=gate.GatePolicy)
+    fit: DomainFitConfig = field(default_factory=DomainFitConfig)
 
 
 @dataclass
 class RetrainReport:
     champion: str
+    champion_etag: str | None = None
     challenger: str | None = None
     promoted: bool = False
     reasons: list[str] = field(default_factory=list)
+    gate: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    feedback_rows: int = 0
+    feedback: dict[str, int] = field(default_factory=dict)
+    feedback_ids: dict[str, Any] = field(default_factory=dict)
+    choice: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The report without the long id lists (those go to an MLflow artifact)."""
+        return {k: v for k, v in asdict(self).items() if k != "feedback_ids"}
 
 
-def is_holdout(prediction_id: str, share: float) -> bool:
-    """Stable assignment by id hash: a rerun keeps the same tweets out of training."""
-    bucket = int(hashlib.sha256(prediction_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return bucket < share
+def frozen_sets(work_dir: Path, exclude: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """Every prepared evaluation set that is never trained on (`test`, `manual_test` and the
+    frozen sets the corpus lists), minus `exclude`."""
+    frames, _ = load_prepared(work_dir)
+    extra = {
+        path.stem: pd.read_parquet(path)
+        for path in sorted((work_dir / "data").glob("*.parquet"))
+        if path.stem not in frames
+    }
+    everything = {**frames, **extra}
+    return {
+        name: frame
+        for name, frame in everything.items()
+        if name not in TRAINING_SPLITS and name not in exclude and len(frame)
+    }
 
 
-def feedback_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Harvested records → the same columns as the prepared splits (label 1 = negative)."""
-    rows = [
-        {
-            "text": r["text"],
-            "label": int(r["correct_label"] == "negative"),
-            "user": "",
-            "source": "feedback",
-            "airline": False,
-            "prediction_id": r["prediction_id"],
-        }
-        for r in records
-        if r.get("text") and r.get("correct_label") in ("negative", "positive")
-    ]
-    return pd.DataFrame(
-        rows, columns=["text", "label", "user", "source", "airline", "prediction_id"]
-    )
+def comparable_frozen(
+    frozen: dict[str, pd.DataFrame], manifest: Manifest, work_dir: Path
+) -> tuple[dict[str, pd.DataFrame], str | None]:
+    """The `test` split is frozen only for a champion trained on the same corpus: when the work
+    folder's data fingerprint differs from the champion's, the champion may have trained on its
+    tweets, and the comparison would favour it. The external frozen sets stay."""
+    fingerprint = load_prepared(work_dir)[1].get("fingerprint")
+    if (
+        "test" not in frozen
+        or not manifest.data_fingerprint
+        or fingerprint in (None, manifest.data_fingerprint)
+    ):
+        return frozen, None
+    note = "test split left out of the gate: the champion was trained on another corpus"
+    return {k: v for k, v in frozen.items() if k != "test"}, note
 
 
-def split_feedback(frame: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    mask = np.array([is_holdout(pid, share) for pid in frame["prediction_id"]], dtype=bool)
-    return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+def featurise_feedback(rows: pd.DataFrame, options: NormaliserOptions) -> pd.DataFrame:
+    """The stored text through the normal feature path, with its label and text key."""
+    if rows.empty:
+        return pd.DataFrame(columns=[INPUT_TEXT, *INPUT_VADER, "label", "text_key"])
+    features = featurise({"feedback": rows}, options)["feedback"]
+    return features.assign(text_key=rows["text_key"].to_numpy(), kind=rows["kind"].to_numpy())
 
 
-def fit_challenger(
-    features: dict[str, pd.DataFrame],
-    feedback_train: pd.DataFrame,
-    manifest: Manifest,
-    config: RetrainConfig,
-) -> tuple[Any, float]:
-    """The champion's recipe on base + feedback; threshold re-tuned on the base validation split."""
-    inputs = [INPUT_TEXT, *INPUT_VADER]
-    kind = manifest.extra.get("kind", "tfidf_lr_vader")
-    c = float(manifest.extra.get("params", {}).get("C", 1.0))
-    combined = pd.concat([features["train"], feedback_train], ignore_index=True)
-    weight = np.where(combined["source"].to_numpy() == "feedback", config.feedback_weight, 1.0)
-    with progress(f"fitting challenger {kind} (C={c}) on {len(combined):,} tweets"):
-        pipeline = train.build_pipeline(kind, c=c, min_df=int(manifest.extra.get("min_df", 2)))
-        pipeline.fit(combined[inputs], combined["label"].to_numpy(), clf__sample_weight=weight)
-    val = features["val"]
-    floor = config.precision_floor or float(
-        manifest.extra.get("precision_floor", train.TrainConfig().precision_floor)
-    )
-    threshold = train.tune_threshold(
-        val["label"].to_numpy(), pipeline.predict_proba(val[inputs])[:, 1], floor
-    )
-    return pipeline, threshold
-
-
-def score_bundle(bundle_dir: Path, sets: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
-    """Metrics of one bundle on every evaluation set, through onnxruntime as serving runs it."""
+def score_bundle(bundle_dir: Path, sets: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+    """P(negative) of one bundle on every set, through onnxruntime as serving runs it."""
     predictor = Predictor(bundle_dir)
-    metrics = {}
+    return {
+        name: predictor.negative_probabilities(frame["text"].tolist())
+        for name, frame in sets.items()
+        if len(frame)
+    }
+
+
+def bundle_threshold(bundle_dir: Path) -> float:
+    return Predictor(bundle_dir).manifest.threshold
+
+
+def set_metrics(
+    sets: dict[str, pd.DataFrame], scores: dict[str, np.ndarray], threshold: float
+) -> dict[str, dict[str, float]]:
+    """One model's metrics on every set (one class is enough for accuracy; AUCs are NaN then)."""
+    return {
+        name: evaluate.compute_metrics(sets[name]["label"].to_numpy(), p, threshold)
+        for name, p in scores.items()
+    }
+
+
+def judge(
+    sets: dict[str, pd.DataFrame],
+    champion: tuple[dict[str, np.ndarray], float],
+    challenger: tuple[dict[str, np.ndarray], float],
+    policy: gate.GatePolicy,
+) -> tuple[bool, list[str], dict[str, Any]]:
+    """Paired tests on every frozen set and on the held-out feedback; (promote, reasons, gate)."""
+    frozen, domain = {}, None
     for name, frame in sets.items():
-        # One class is enough for accuracy (flags often go one way); AUCs come out NaN then.
-        if len(frame):
-            scores = predictor.negative_probabilities(frame["text"].tolist())
-            metrics[name] = evaluate.compute_metrics(
-                frame["label"].to_numpy(), scores, predictor.manifest.threshold
-            )
-    return metrics
+        labels = frame["label"].to_numpy()
+        a = champion[0][name] >= champion[1]
+        b = challenger[0][name] >= challenger[1]
+        if name == FEEDBACK_SLICE:
+            domain = gate.compare_domain(labels, a, b, policy)
+            domain["by_kind"] = kind_breakdown(frame, labels, a, b)
+        else:
+            frozen[name] = gate.compare_frozen_set(labels, a, b, policy)
+    promoted, reasons = gate.decide(frozen, domain, policy)
+    return promoted, reasons, {"policy": asdict(policy), "test": policy.describe(),
+                               "frozen": frozen, "domain": domain}  # fmt: skip
 
 
-def decide_promotion(
-    champion: dict[str, dict[str, float]], challenger: dict[str, dict[str, float]], tolerance: float
-) -> tuple[bool, list[str]]:
-    """Promote only if not worse on every frozen set and better on the feedback slice.
+def kind_breakdown(
+    frame: pd.DataFrame, labels: np.ndarray, champion: np.ndarray, challenger: np.ndarray
+) -> dict[str, dict[str, int]]:
+    """Held-out corrections the challenger fixes, held-out confirmations it breaks."""
+    result = {}
+    for kind in (KIND_CORRECTION, KIND_CONFIRMATION):
+        mask = frame["kind"].to_numpy() == kind
+        result[kind] = {
+            "rows": int(mask.sum()),
+            "champion_right": int((champion[mask] == labels[mask]).sum()),
+            "challenger_right": int((challenger[mask] == labels[mask]).sum()),
+        }
+    return result
 
-    "Not worse": accuracy and negative recall each within the tolerance.
-    """
-    reasons, ok = [], True
-    for name in FROZEN_SETS:
-        if name not in champion:
-            continue
-        for metric in ("accuracy", "recall_neg"):
-            loss = champion[name][metric] - challenger[name][metric]
-            if loss > tolerance + 1e-9:  # 0.80 - 0.79 is 0.0100000000000000009 in floats
-                ok = False
-                reasons.append(f"{name} {metric} drops by {loss:.4f} > tolerance {tolerance}")
-    if FEEDBACK_SLICE not in champion:
-        return False, [*reasons, "no held-out feedback: cannot show an improvement"]
-    gain = challenger[FEEDBACK_SLICE]["accuracy"] - champion[FEEDBACK_SLICE]["accuracy"]
-    if gain <= 0:
-        ok = False
-        reasons.append(f"feedback slice accuracy does not improve ({gain:+.4f})")
-    else:
-        reasons.append(f"feedback slice accuracy {gain:+.4f}")
-    return ok, reasons
+
+def recipe_of(manifest: Manifest) -> dict[str, Any]:
+    return {
+        "kind": manifest.extra.get("kind", "tfidf_lr_vader"),
+        "C": float(manifest.extra.get("params", {}).get("C", 1.0)),
+        "min_df": int(manifest.extra.get("min_df", 2)),
+    }
 
 
 def export_challenger(
     pipeline: Any,
     threshold: float,
     manifest: Manifest,
-    features: pd.DataFrame,
+    parity_rows: pd.DataFrame,
     bundle_root: Path,
     extra: dict[str, Any],
 ) -> Path:
     onnx_bytes = export.convert_pipeline(pipeline)
-    parity = export.check_parity(pipeline, onnx_bytes, features[[INPUT_TEXT, *INPUT_VADER]])
+    parity = export.check_parity(pipeline, onnx_bytes, parity_rows[[INPUT_TEXT, *INPUT_VADER]])
     version = make_version(manifest.data_fingerprint or "retrain")
     export.write_bundle(
         pipeline,
@@ -168,74 +207,109 @@ def export_challenger(
     return bundle_root / version
 
 
+def ids_digest(ids: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(ids, sort_keys=True).encode()).hexdigest()
+
+
+def fit_and_export(
+    work_dir: Path,
+    selection: FeedbackSelection,
+    manifest: Manifest,
+    bundle_root: Path,
+    config: RetrainConfig,
+) -> tuple[Path, DomainChoice]:
+    """Featurise base + training-side feedback, fit (CV choices), export behind parity."""
+    frames, _ = load_prepared(work_dir)
+    options = NormaliserOptions.from_dict(manifest.normaliser_options)
+    features = featurise({k: frames[k] for k in ("train", "val")}, options)
+    feedback = featurise_feedback(selection.train, options)
+    with progress(f"fitting challenger on {len(features['train']):,} + {len(feedback):,} tweets"):
+        pipeline, choice = fit_domain_challenger(
+            features["train"], features["val"], feedback, recipe_of(manifest), config.fit
+        )
+    extra = {
+        "feedback_rows": len(feedback),
+        "feedback_weight": choice.weight,
+        "feedback_terms": choice.feedback_terms,
+        "feedback_ids_sha256": ids_digest(selection.ids_used()),
+    }
+    parity_rows = features["val"].head(5000)
+    return export_challenger(
+        pipeline, choice.threshold, manifest, parity_rows, bundle_root, extra
+    ), choice
+
+
 def retrain(
     store: ModelStore,
     records: list[dict[str, Any]],
     work_dir: Path,
     bundle_root: Path,
     config: RetrainConfig,
+    now: datetime | None = None,
 ) -> tuple[RetrainReport, Path | None]:
-    """Fit, compare and (maybe) promote; returns the report and the challenger bundle folder."""
-    pointer = store.read_champion()
+    """Fit, compare and judge; returns the report and the challenger bundle folder. Never
+    promotes: the caller does, with `report.champion_etag` as the condition."""
+    started = time.perf_counter()
+    pointer, etag = store.read_pointer()
     if pointer is None:
         raise BundleError("the model store has no champion to compare with; publish one first")
-    feedback = feedback_frame(records)
-    report = RetrainReport(champion=pointer.version, feedback_rows=len(feedback))
-    if len(feedback) < config.min_feedback:
-        report.reasons.append(f"only {len(feedback)} feedback records (< {config.min_feedback})")
+    report = RetrainReport(champion=pointer.version, champion_etag=etag)
+    frozen = frozen_sets(work_dir, config.exclude_frozen)
+    selection = select_feedback(
+        records,
+        frozen_text_keys(frozen.values()),
+        config.holdout_share,
+        now or datetime.now(UTC),
+        config.max_age_days,
+    )
+    report.feedback = {"records": len(records), **selection.counts()}
+    report.feedback_ids = selection.ids_used()
+    if len(selection.train) < config.min_feedback:
+        usable = len(selection.train)
+        report.reasons.append(f"only {usable} feedback texts to train on (< {config.min_feedback})")
         return report, None
-    frames, _ = load_prepared(work_dir)
-    feedback_train, holdout = split_feedback(feedback, config.holdout_share)
     with tempfile.TemporaryDirectory() as tmp:
         champion_dir = Path(tmp) / pointer.version
         manifest = store.download(pointer.version, champion_dir)
-        features = featurise(
-            {k: v for k, v in frames.items() if k in ("train", "val", "test")},
-            NormaliserOptions.from_dict(manifest.normaliser_options),
-        )
-        fb_features = featurise(
-            {"feedback": feedback_train}, NormaliserOptions.from_dict(manifest.normaliser_options)
-        )["feedback"].assign(source="feedback")
-        features["train"] = features["train"].assign(source="base")
-        pipeline, threshold = fit_challenger(features, fb_features, manifest, config)
-        challenger_dir = export_challenger(
-            pipeline,
-            threshold,
-            manifest,
-            features["test"],
-            bundle_root,
-            {"feedback_rows": len(feedback_train)},
-        )
-        sets = {name: frames[name] for name in FROZEN_SETS if name in frames} | {
-            FEEDBACK_SLICE: holdout
-        }
-        with progress("scoring champion and challenger on the same sets"):
-            report.metrics = {
-                "champion": score_bundle(champion_dir, sets),
-                "challenger": score_bundle(challenger_dir, sets),
-            }
+        challenger_dir, choice = fit_and_export(work_dir, selection, manifest, bundle_root, config)
+        frozen, note = comparable_frozen(frozen, manifest, work_dir)
+        sets = {**frozen, FEEDBACK_SLICE: selection.holdout}
+        with progress("scoring champion and challenger on the same tweets"):
+            champion = (score_bundle(champion_dir, sets), manifest.threshold)
+            challenger = (score_bundle(challenger_dir, sets), choice.threshold)
     report.challenger = challenger_dir.name
-    report.promoted, report.reasons = decide_promotion(
-        report.metrics["champion"], report.metrics["challenger"], config.tolerance
-    )
+    report.choice = asdict(choice)
+    report.metrics = {
+        "champion": set_metrics(sets, *champion),
+        "challenger": set_metrics(sets, *challenger),
+    }
+    report.promoted, report.reasons, report.gate = judge(sets, champion, challenger, config.policy)
+    report.reasons += [note] if note else []
+    report.seconds = round(time.perf_counter() - started, 1)
     log_retrain(report, config)
     return report, challenger_dir
 
 
 def log_retrain(report: RetrainReport, config: RetrainConfig) -> None:
-    """Both models' figures side by side in one MLflow run, one nested run each."""
+    """Both models' figures, the gate's tests and the feedback ids used, in one MLflow run."""
     with tracking.start_run("retrain", tags={"stage": "retrain", "promoted": str(report.promoted)}):
         tracking.log_params(
             {
-                **config.__dict__,
+                "holdout_share": config.holdout_share,
+                "max_age_days": config.max_age_days,
+                "gate_test": config.policy.describe(),
+                "gate_margin": config.policy.margin,
+                "gate_confidence": config.policy.confidence,
+                "feedback_weight": report.choice.get("weight"),
+                "threshold": report.choice.get("threshold"),
+                "feedback_terms": report.choice.get("feedback_terms"),
                 "champion": report.champion,
                 "challenger": report.challenger,
-                "feedback_rows": report.feedback_rows,
+                **{f"feedback_{k}": v for k, v in report.feedback.items()},
             }
         )
-        tracking.log_json(
-            {"reasons": report.reasons, "metrics": report.metrics}, "retrain_report.json"
-        )
+        tracking.log_json(report.summary(), "retrain_report.json")
+        tracking.log_json(report.feedback_ids, "feedback_ids.json")
         for role, metrics in report.metrics.items():
             with tracking.start_run(role, nested=True, tags={"role": role}):
                 for split, values in metrics.items():

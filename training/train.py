@@ -110,8 +110,16 @@ def tune_threshold(labels: np.ndarray, probabilities: np.ndarray, precision_floo
     return float(thresholds[best])
 
 
-def make_sample_weight(is_airline: np.ndarray, airline_weight: float) -> np.ndarray | None:
-    """Up-weight the airline slice when asked; None keeps the estimator's unweighted fast path."""
-    if airline_weight == 1.0:
+def make_sample_weight(
+    is_airline: np.ndarray, airline_weight: float, source_weight: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Per-tweet weight = its source's weight x the airline weight (airline tweets only).
+
+    None when every weight is 1: the estimator keeps its unweighted fast path.
+    """
+    weight = np.where(is_airline, airline_weight, 1.0)
+    if source_weight is not None:
+        weight = weight * np.asarray(source_weight, dtype=np.float64)
+    if np.all(weight == 1.0):
         return None
-    return np.where(is_airline, airline_weight, 1.0)
+    return weight

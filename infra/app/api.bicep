@@ -30,7 +30,7 @@ param keyVaultName string
 param apiKeyEntryName string
 param dispatchTokenEntryName string
 
-@description('owner/name of the GitHub repository the harvester sends repository_dispatch to.')
+@description('owner/name of the GitHub repository whose retrain workflow the harvester dispatches.')
 param githubRepository string
 
 @description('NCRONTAB (6 fields, UTC) of the weekly harvest timer.')
@@ -57,6 +57,16 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+// The Functions host's own cap on a request body (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, default
+// 100 MB), lowered so a large body is refused before the worker buffers it. 1 MiB is at least the
+// API's cap (shared/api/middleware.py MAX_BODY_BYTES) and the schema's worst case: 100 texts of
+// 500 characters, each escaped in JSON as a surrogate pair (12 bytes), = 600,312 bytes.
+// tests/code/test_infra_consistency.py checks both bounds.
+@description('Largest request body the Functions host accepts, in bytes.')
+@minValue(65536)
+@maxValue(104857600)
+param requestBodyLimitBytes int = 1048576
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -79,6 +89,13 @@ resource dispatchTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' exis
   name: dispatchTokenEntryName
 }
 
+// Made by keyvault.bicep under this name, a new version at each deployment: the app setting
+// pins that version, so a deployment moves every instance to the new key together.
+resource feedbackTokenKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: 'feedback-token-key'
+}
+
 // Flex Consumption sets the runtime from functionAppConfig.runtime: FUNCTIONS_WORKER_RUNTIME and
 // FUNCTIONS_EXTENSION_VERSION must NOT be app settings there (the deployment is rejected).
 var appSettings = {
@@ -89,6 +106,7 @@ var appSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${hostIdentityClientId};Authorization=AAD'
   PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: string(requestBodyLimitBytes)
   // DefaultAzureCredential in our code picks the app identity from this variable.
   AZURE_CLIENT_ID: appIdentityClientId
 
@@ -106,17 +124,25 @@ var appSettings = {
   TRANSLATION_TIMEOUT_SECONDS: '1.5'
   // feedback loop
   FEEDBACK_BACKEND: 'appinsights'
+  FEEDBACK_TOKEN_KEY: '@Microsoft.KeyVault(SecretUri=${feedbackTokenKeySecret.properties.secretUriWithVersion})'
+  FEEDBACK_TOKEN_KEY_PATH: '/tmp/bad-buzz/feedback-token.key' // unused while FEEDBACK_TOKEN_KEY resolves
+  FEEDBACK_MAX_PER_HOUR: '120'
   FEEDBACK_CONTAINER: feedbackContainerName
   LOG_ANALYTICS_WORKSPACE_ID: logAnalyticsWorkspaceId
   HARVEST_SCHEDULE: harvestSchedule
   RETRAIN_THRESHOLD: string(retrainThreshold)
   GITHUB_REPOSITORY: githubRepository
   GITHUB_TOKEN: '@Microsoft.KeyVault(SecretUri=${dispatchTokenSecret.properties.secretUri})'
+  GITHUB_RETRAIN_WORKFLOW: 'retrain.yml'
+  GITHUB_REF: 'main'
   // telemetry (also read by the Functions host and the worker's exporter)
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  // the local prediction-event store is off: the spans and the workbook do its job in Azure
+  PREDICTION_EVENTS_MAX: '0'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy on Flex needs always-ready instances, billed around the clock; this deployment is on-demand
   name: planName
   location: location
   tags: tags
@@ -131,6 +157,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: a public API and page by design; predict and feedback need the API key
+  // checkov:skip=CKV_AZURE_17: callers are browsers and scripts with an API key, not holders of client certificates
+  // checkov:skip=CKV_AZURE_213: App Service health check is for Premium/Dedicated plans, not Flex; the model-health alert watches /api/health's state instead
+  // checkov:skip=CKV_AZURE_212: Flex scales from zero on demand; a minimum instance (always ready) is billed around the clock
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': serviceName })
@@ -149,6 +179,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: appIdentityId
     siteConfig: {
       minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
       appSettings: [
         for setting in items(appSettings): {
           name: setting.key

@@ -1,23 +1,31 @@
-// Every role assignment, each at the narrowest scope that works:
+// Every role assignment of the resource group, each at the narrowest scope that works
+// (docs/deploy.md, "Roles", says why each one exists):
 //
-// | principal          | role                           | scope                         |
-// |--------------------|--------------------------------|-------------------------------|
-// | host identity      | Storage Blob Data Owner        | storage account (1)           |
-// | host identity      | Monitoring Metrics Publisher   | Application Insights          |
-// | app identity       | Storage Blob Data Reader       | `models` container            |
-// | app identity       | Storage Blob Data Contributor  | `feedback` container          |
-// | app identity       | Log Analytics Reader           | workspace (weekly harvest)    |
-// | app identity       | Key Vault Secrets User         | each of the two secrets       |
-// | alert rule (MI)    | Log Analytics Reader           | workspace                     |
-// | deployer (OIDC)    | Storage Blob Data Contributor  | `models`, `feedback` (2)      |
+// | principal          | role                           | scope                                     |
+// |--------------------|--------------------------------|-------------------------------------------|
+// | host identity      | Storage Blob Data Owner        | `azure-webjobs-hosts`, `-secrets` (1)     |
+// | host identity      | Storage Blob Data Contributor  | deployment package container              |
+// | host identity      | Monitoring Metrics Publisher   | Application Insights                      |
+// | app identity       | Storage Blob Data Reader       | `models` container                        |
+// | app identity       | Storage Blob Data Contributor  | `feedback` container                      |
+// | app identity       | Log Analytics Reader           | workspace (weekly harvest)                |
+// | app identity       | Key Vault Secrets User         | each of the three secrets                 |
+// | alerts identity    | Log Analytics Reader           | workspace (every log search alert rule)   |
+// | retrain (OIDC)     | Storage Blob Data Contributor  | `models`, `feedback` (2)                  |
+// | retrain (OIDC)     | Monitoring Metrics Publisher   | Application Insights (3)                  |
 //
-// (1) AzureWebJobsStorage on Flex creates its own containers (host locks, timer schedule
-//     status, function keys) and reads the deployment package: the documented role is Blob
-//     Data Owner on the account.
-// (2) The retrain workflow publishes bundles and marks feedback consumed; it runs as the same
-//     GitHub OIDC principal as the deployment. Empty deployerPrincipalId skips both.
+// (1) AzureWebJobsStorage on Flex keeps timer schedule status and locks in azure-webjobs-hosts
+//     and function keys in azure-webjobs-secrets; storage.bicep creates both, so the host needs
+//     no account-wide role (the documented Blob Data Owner, scoped to those two containers).
+// (2) The retrain workflow publishes bundles and marks feedback consumed.
+// (3) Write-only ingestion: the retrain workflow reports each run's outcome as a `retrain_run`
+//     log record (shared/monitoring/run_report.py), which the retrain alert counts.
+// The GitHub principals that deploy and preview (what-if) get their roles from
+// infra/github/access.bicep, deployed once by an administrator.
 
 param storageAccountName string
+param deploymentContainerName string
+param hostContainerNames array
 param modelsContainerName string
 param feedbackContainerName string
 param applicationInsightsName string
@@ -28,10 +36,10 @@ param dispatchTokenEntryName string
 
 param hostPrincipalId string
 param appPrincipalId string
-param alertPrincipalId string
+param alertsPrincipalId string
 
-@description('Object id of the GitHub OIDC principal (deploy + retrain); empty to skip.')
-param deployerPrincipalId string = ''
+@description('Object id of the GitHub OIDC principal of retrain.yml; empty to skip.')
+param retrainPrincipalId string = ''
 
 // Built-in role definition ids (tests/code/test_infra_consistency.py pins the names).
 var roles = {
@@ -51,6 +59,18 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   parent: storage
   name: 'default'
 }
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: deploymentContainerName
+}
+
+resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = [
+  for containerName in hostContainerNames: {
+    parent: blobService
+    name: containerName
+  }
+]
 
 resource modelsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
   parent: blobService
@@ -84,12 +104,30 @@ resource dispatchTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' exis
   name: dispatchTokenEntryName
 }
 
+// Created by keyvault.bicep, read by api.bicep (FEEDBACK_TOKEN_KEY) under this name.
+resource feedbackTokenKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: 'feedback-token-key'
+}
+
 // --- host identity ----------------------------------------------------------------------------
-resource hostBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, hostPrincipalId, roles.storageBlobDataOwner)
-  scope: storage
+resource hostContainerOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for i in range(0, length(hostContainerNames)): {
+    name: guid(hostContainers[i].id, hostPrincipalId, roles.storageBlobDataOwner)
+    scope: hostContainers[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+      principalId: hostPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource hostPackageContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, hostPrincipalId, roles.storageBlobDataContributor)
+  scope: deploymentContainer
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: hostPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -156,33 +194,52 @@ resource appDispatchTokenReader 'Microsoft.Authorization/roleAssignments@2022-04
   }
 }
 
-// --- alert rule identity ----------------------------------------------------------------------
-resource alertLogReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(workspace.id, alertPrincipalId, roles.logAnalyticsReader)
-  scope: workspace
+resource appFeedbackTokenKeyReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(feedbackTokenKeySecret.id, appPrincipalId, roles.keyVaultSecretsUser)
+  scope: feedbackTokenKeySecret
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.logAnalyticsReader)
-    principalId: alertPrincipalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
 }
 
-// --- GitHub OIDC principal (deploy + retrain) -------------------------------------------------
-// principalType is left out: it may be a service principal (CI) or a user (`azd up`).
-resource deployerModelsContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
-  name: guid(modelsContainer.id, deployerPrincipalId, roles.storageBlobDataContributor)
-  scope: modelsContainer
+// --- alerts identity (every log search alert rule) --------------------------------------------
+resource alertsLogReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, alertsPrincipalId, roles.logAnalyticsReader)
+  scope: workspace
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
-    principalId: deployerPrincipalId
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.logAnalyticsReader)
+    principalId: alertsPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 
-resource deployerFeedbackContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
-  name: guid(feedbackContainer.id, deployerPrincipalId, roles.storageBlobDataContributor)
+// --- GitHub OIDC principal of retrain.yml (environment `retrain`) -----------------------------
+// principalType is left out: it may be a service principal (CI) or a user (`azd up`).
+resource retrainModelsContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(retrainPrincipalId)) {
+  name: guid(modelsContainer.id, retrainPrincipalId, roles.storageBlobDataContributor)
+  scope: modelsContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: retrainPrincipalId
+  }
+}
+
+resource retrainFeedbackContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(retrainPrincipalId)) {
+  name: guid(feedbackContainer.id, retrainPrincipalId, roles.storageBlobDataContributor)
   scope: feedbackContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
-    principalId: deployerPrincipalId
+    principalId: retrainPrincipalId
+  }
+}
+
+resource retrainMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(retrainPrincipalId)) {
+  name: guid(applicationInsights.id, retrainPrincipalId, roles.monitoringMetricsPublisher)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: retrainPrincipalId
   }
 }

@@ -15,12 +15,18 @@ param modelsContainerName string
 @description('Container of harvested feedback (FEEDBACK_CONTAINER).')
 param feedbackContainerName string
 
+@description('Containers the Functions host keeps its state in (created here so its role can be scoped to them).')
+param hostContainerNames array
+
 @description('Days a deleted blob or container can be restored (rolls back an overwritten model).')
 @minValue(1)
 @maxValue(365)
 param softDeleteDays int = 7
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: Flex without VNet integration reaches storage publicly; access is Entra ID only (no keys, no anonymous blobs)
+  // checkov:skip=CKV_AZURE_59: same: private endpoints need a VNet and a Premium-priced setup this free-tier deployment does not have
+  // checkov:skip=CKV_AZURE_206: LRS on purpose: bundles are rebuilt by retraining, blobs have 7-day soft delete; GRS doubles the price
   name: name
   location: location
   tags: tags
@@ -61,7 +67,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 }
 
 resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
-  for containerName in [deploymentContainerName, modelsContainerName, feedbackContainerName]: {
+  for containerName in concat([deploymentContainerName, modelsContainerName, feedbackContainerName], hostContainerNames): {
     parent: blobService
     name: containerName
     properties: {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.api import docs, feedback, health, page, predict
+from shared.api import buzz, docs, feedback, health, page, predict
 from shared.api.deps import ModelHolderLike, TranslatorLike
 from shared.api.errors import add_error_handlers
 from shared.api.feedback import FeedbackSink
@@ -71,6 +71,7 @@ def create_app(
     add_error_handlers(app)
     for router in (predict.router, feedback.router, health.router, docs.router, page.router):
         app.include_router(router)
+    app.include_router(buzz.router)  # GET /api/buzz: recent negative share (shared/api/buzz.py)
     # Added innermost first: headers wrap everything, the 500 handler wraps the body limit.
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(HeadMiddleware)

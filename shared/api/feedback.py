@@ -1,10 +1,16 @@
-"""POST /api/feedback: "this prediction was wrong", the start of the feedback loop.
+"""POST /api/feedback: "this prediction is wrong" or "this prediction is right".
 
-The page sends back what predict returned (prediction id, label, model version, language) plus
-the text the user typed. The route turns it into the one `incorrect_prediction` event
-(shared/feedback/event.py: normalised text, no user, no IP, no key) and hands it to the sink on
-`app.state.feedback_sink`. 202 Accepted: the event is recorded now and used at the next harvest.
-Flagging the same prediction twice answers "duplicate" and counts once.
+The page sends back what predict returned: the prediction id, the label, the `model_text` (what
+the model read) and the `feedback_token`, plus the kind of feedback. Only predictions this API
+made can be flagged: the token (shared/feedback/token.py) must be genuine, unexpired, and bind
+the same id, label, version, language and text. The route then builds the one feedback event
+(shared/feedback/event.py: masked text, no user, no IP, no key) and hands it to the sink on
+`app.state.feedback_sink`.
+
+202 Accepted means stored durably: the sink returned only once the event was committed (SQLite)
+or accepted by App Insights ingestion; when that cannot be done within ~2 s the answer is 503
+with Retry-After and nothing is promised. Feedback on the same prediction twice answers
+"duplicate" and counts once. Each caller may send FEEDBACK_MAX_PER_HOUR requests an hour (429).
 """
 
 from __future__ import annotations
@@ -14,23 +20,42 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.api.deps import ApiKeyDep, SettingsDep
 from shared.api.errors import ApiError
-from shared.api.schemas import ErrorPublic, PublicModel, TweetText
-from shared.feedback.event import UNKNOWN, build_event, other_label
+from shared.api.rate_limit import HourlyLimiter, caller_of, retry_after_header
+from shared.api.schemas import ErrorPublic, PublicModel, replace_lone_surrogates
+from shared.api.signing import FeedbackSigner, FeedbackSignerDep
+from shared.feedback.event import (
+    KIND_CORRECTION,
+    build_event,
+    resolve_correct_label,
+    text_sha256,
+)
 from shared.feedback.sinks import FeedbackSink, make_feedback_sink
+from shared.feedback.token import MAX_TOKEN_CHARS, TokenClaims, TokenError
+from shared.privacy import mask_personal_data
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 
 Label = Literal["negative", "positive"]
+PredictedLabel = Literal["negative", "positive", "unknown"]
+MAX_MODEL_TEXT_CHARS = 2000  # a translation may be longer than the 500-character tweet
+RETRY_AFTER_UNAVAILABLE = "2"
+
+ModelText = Annotated[
+    str,
+    StringConstraints(
+        strict=True, strip_whitespace=True, min_length=1, max_length=MAX_MODEL_TEXT_CHARS
+    ),
+]
 
 
 class FeedbackRequest(BaseModel):
-    """One flagged prediction: its id and label from predict, and the text that was scored."""
+    """Feedback on one prediction: what predict returned for it, and whether it was right."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -39,40 +64,60 @@ class FeedbackRequest(BaseModel):
             "examples": [
                 {
                     "prediction_id": "3f2b8c1e-7a4d-4b7e-9c7a-1d2e3f4a5b6c",
-                    "text": "my flight is delayed again",
+                    "kind": "correction",
+                    "text": "@user my flight is delayed again",
                     "predicted_label": "positive",
+                    "feedback_token": "(the feedback_token predict returned)",
                 }
             ]
         },
     )
 
-    prediction_id: uuid.UUID = Field(description="The id predict returned for this text.")
-    text: TweetText = Field(description="The tweet that was scored, 1–500 characters.")
-    predicted_label: Label = Field(description="The label predict returned.")
+    prediction_id: uuid.UUID = Field(description="The id predict returned.")
+    kind: Literal["correction", "confirmation"] = Field(
+        KIND_CORRECTION, description="correction: the label was wrong; confirmation: it was right."
+    )
+    text: ModelText = Field(
+        description="The `model_text` predict returned (for an English tweet the original text "
+        "works too: it is masked the same way), 1–2000 characters."
+    )
+    predicted_label: PredictedLabel = Field(description="The label predict returned.")
     correct_label: Label | None = Field(
-        None, description="The right label; defaults to the other one, must differ."
+        None,
+        description="correction: the right label (default: the other one; required when the "
+        "prediction was 'unknown'). confirmation: omitted, or the predicted label.",
+    )
+    feedback_token: str = Field(
+        min_length=1, max_length=MAX_TOKEN_CHARS, description="The token predict returned."
     )
     model_version: str | None = Field(
-        None, max_length=64, description="Version predict returned; else the current model's."
+        None, max_length=64, description="Optional; must be the version predict returned."
     )
     language: str | None = Field(
-        None, max_length=3, description="Language predict returned; else detected again."
+        None, max_length=3, description="Optional; must be the language predict returned."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def clean_text(cls, data: object) -> object:
+        if isinstance(data, dict) and "text" in data:
+            return {**data, "text": replace_lone_surrogates(data["text"])}
+        return data
+
     @model_validator(mode="after")
-    def check_labels_differ(self) -> FeedbackRequest:
-        if self.correct_label is None:
-            self.correct_label = other_label(self.predicted_label)  # type: ignore[assignment]
-        if self.correct_label == self.predicted_label:
-            raise ValueError("correct_label must differ from predicted_label")
+    def check_labels(self) -> FeedbackRequest:
+        self.correct_label = resolve_correct_label(  # type: ignore[assignment]
+            self.kind, self.predicted_label, self.correct_label
+        )
         return self
 
 
 class FeedbackPublic(PublicModel):
     status: Literal["recorded", "duplicate"] = Field(
-        description="recorded: counted now; duplicate: this prediction was already flagged."
+        description="recorded: stored now; duplicate: feedback on this prediction was stored before."
     )
     prediction_id: str
+    kind: Literal["correction", "confirmation"]
 
 
 def get_feedback_sink(request: Request, settings: SettingsDep) -> FeedbackSink:
@@ -80,31 +125,64 @@ def get_feedback_sink(request: Request, settings: SettingsDep) -> FeedbackSink:
     state = request.app.state
     sink = getattr(state, "feedback_sink", None)
     if sink is None:
-        sink = make_feedback_sink(settings)
+        try:
+            sink = make_feedback_sink(settings)
+        except Exception as exc:
+            logger.error("feedback sink could not be built: %s", type(exc).__name__)
+            raise unavailable() from exc
         state.feedback_sink = sink
     return sink
 
 
+async def limit_feedback(request: Request, settings: SettingsDep, _: ApiKeyDep) -> None:
+    """429 with Retry-After past FEEDBACK_MAX_PER_HOUR for this caller (in this instance)."""
+    state = request.app.state
+    limiter = getattr(state, "feedback_limiter", None)
+    if limiter is None:
+        limiter = state.feedback_limiter = HourlyLimiter(settings.FEEDBACK_MAX_PER_HOUR)
+    wait = limiter.acquire(caller_of(request))
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too_many_feedback_requests",
+            f"at most {settings.FEEDBACK_MAX_PER_HOUR} feedback requests an hour",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+
+
 FeedbackSinkDep = Annotated[FeedbackSink, Depends(get_feedback_sink)]
+LimitDep = Annotated[None, Depends(limit_feedback)]
 
 
-def current_model_version(request: Request) -> str:
-    """The served model's version, when the client did not say which model it asked."""
-    holder = getattr(request.app.state, "holder", None)
+def unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "feedback_unavailable",
+        "feedback could not be recorded now; try again shortly",
+        headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
+    )
+
+
+def verify_feedback(body: FeedbackRequest, signer: FeedbackSigner | None) -> TokenClaims:
+    """The token's claims when they bind this very feedback; 403 (or 503: no key) otherwise."""
+    if signer is None:
+        raise ApiError(503, "feedback_not_configured", "feedback tokens are not configured")
     try:
-        model = holder.get() if holder is not None else None
-    except Exception:  # the holder never raises by contract; feedback must not depend on it
-        logger.warning("model holder failed while recording feedback", exc_info=True)
-        model = None
-    return model.version if model is not None else UNKNOWN
-
-
-def resolve_language(body: FeedbackRequest) -> str:
-    if body.language:
-        return body.language
-    from shared.language import detect_language  # py3langid loads on first use
-
-    return detect_language(body.text)
+        claims = signer.read(body.feedback_token)
+    except TokenError as exc:
+        code = "feedback_token_expired" if exc.reason == "expired" else "invalid_feedback_token"
+        raise ApiError(403, code, str(exc)) from exc
+    for name, sent, bound in (
+        ("prediction_id", str(body.prediction_id), claims.prediction_id),
+        ("predicted_label", body.predicted_label, claims.label),
+        ("model_version", body.model_version or claims.model_version, claims.model_version),
+        ("language", body.language or claims.language, claims.language),
+        ("text", text_sha256(mask_personal_data(body.text)), claims.text_sha256),
+    ):
+        if sent != bound:
+            message = f"{name} is not what predict returned with this feedback_token"
+            raise ApiError(403, "feedback_token_mismatch", message)
+    return claims
 
 
 @router.post(
@@ -114,29 +192,38 @@ def resolve_language(body: FeedbackRequest) -> str:
     responses={
         400: {"model": ErrorPublic, "description": "Undecodable body or malformed Content-Length."},
         401: {"model": ErrorPublic, "description": "Missing or wrong x-api-key."},
-        413: {"model": ErrorPublic, "description": "Body larger than 64 KB."},
+        403: {"model": ErrorPublic, "description": "Token forged, expired, or not this feedback's."},
+        413: {
+            "model": ErrorPublic,
+            "description": "Body larger than the largest valid request (about 587 KB).",
+        },
         422: {"model": ErrorPublic, "description": "The body breaks a rule."},
-        503: {"model": ErrorPublic, "description": "The feedback store is unavailable."},
+        429: {"model": ErrorPublic, "description": "Over FEEDBACK_MAX_PER_HOUR; see Retry-After."},
+        503: {"model": ErrorPublic, "description": "Not stored in time; retry after Retry-After."},
     },
-    summary="Flag a prediction as wrong",
+    summary="Say a prediction was wrong (correction) or right (confirmation)",
 )
 def post_feedback(
-    body: FeedbackRequest, request: Request, sink: FeedbackSinkDep, _: ApiKeyDep
+    body: FeedbackRequest, _: LimitDep, signer: FeedbackSignerDep, sink: FeedbackSinkDep
 ) -> FeedbackPublic:
-    """Record that a prediction was wrong; the weekly harvest turns it into training data."""
+    """Record feedback on a prediction this API made; the weekly harvest makes it training data."""
+    claims = verify_feedback(body, signer)
     event = build_event(
-        prediction_id=str(body.prediction_id),
-        predicted_label=body.predicted_label,
+        prediction_id=claims.prediction_id,
+        predicted_label=claims.label,
         correct_label=body.correct_label,
-        model_version=body.model_version or current_model_version(request),
-        language=resolve_language(body),
+        model_version=claims.model_version,
+        language=claims.language,
         text=body.text,
+        kind=body.kind,
     )
     try:
         is_new = sink.record(event)
     except Exception as exc:
         logger.error("feedback sink failed: %s", type(exc).__name__)
-        raise ApiError(503, "feedback_unavailable", "feedback could not be recorded") from exc
+        raise unavailable() from exc
     return FeedbackPublic(
-        status="recorded" if is_new else "duplicate", prediction_id=event["prediction_id"]
+        status="recorded" if is_new else "duplicate",
+        prediction_id=event["prediction_id"],
+        kind=body.kind,  # type: ignore[arg-type]
     )

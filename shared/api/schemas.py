@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,6 +20,9 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from shared.normalise.repair import is_blank
 
 MAX_TEXT_CHARS = 500
 MAX_BATCH_ITEMS = 100
@@ -30,9 +34,21 @@ def replace_lone_surrogates(value: object) -> object:
     return LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
+def reject_blank(value: str) -> str:
+    """Zero-width, format and control characters show nothing: refused like an empty text."""
+    if is_blank(value):
+        raise PydanticCustomError(
+            "string_too_short",
+            "String should have at least {min_length} character",
+            {"min_length": 1},
+        )
+    return value
+
+
 TweetText = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(reject_blank),  # the model's idea of empty (shared.normalise.is_blank)
     BeforeValidator(replace_lone_surrogates),  # listed last, runs first
 ]
 
@@ -70,15 +86,40 @@ class PublicModel(BaseModel):
 
 
 class TermPublic(PublicModel):
-    term: str
+    term: str = Field(description="A word or n-gram as the model reads it (lowercase, normalised).")
     weight: float = Field(description="> 0 pushes towards negative, < 0 towards positive.")
+    source: str | None = Field(
+        None,
+        description="The tweet's own words the term came from, when the term is not written as "
+        'such in the tweet (an emoji read as `<emo_neg>`, "can\'t" read as "can not").',
+    )
+
+
+class EvidencePublic(PublicModel):
+    """What the model had to go on; with none of it, the label is `unknown`."""
+
+    known_terms: int = Field(ge=0, description="N-grams of the tweet in the model's vocabulary.")
+    vader_words: int = Field(ge=0, description="Words, emoji and emoticons VADER scores.")
+    sentiment_tokens: int = Field(ge=0, description="Emoji and emoticons with a polarity.")
+
+    @classmethod
+    def of(cls, evidence: Any) -> EvidencePublic:
+        return cls(
+            known_terms=len(evidence.known_terms),
+            vader_words=len(evidence.vader_words),
+            sentiment_tokens=evidence.sentiment_tokens,
+        )
 
 
 class PredictionPublic(PublicModel):
     """The verdict on one tweet, with what the model saw and why."""
 
     prediction_id: str = Field(description="uuid4; quote it when sending feedback.")
-    label: Literal["negative", "positive"]
+    label: Literal["negative", "positive", "unknown"] = Field(
+        description="`unknown` when the model found nothing it knows in the text (empty once "
+        "normalised, only mentions or links, an untranslated script it cannot read): no verdict. "
+        "`negative_probability` is then the model's prior, not a judgement; filter these out."
+    )
     negative_probability: float = Field(ge=0.0, le=1.0)
     threshold: float = Field(ge=0.0, le=1.0)
     model_version: str
@@ -88,6 +129,17 @@ class PredictionPublic(PublicModel):
         None, description="Why the text was not translated ('already English', 'disabled', …)."
     )
     explanation: list[TermPublic]
+    evidence: EvidencePublic
+    model_text: str = Field(
+        "",
+        description="What the model read: the translation when there was one, else the text, "
+        "with personal data, URLs and @mentions masked. Send it back as feedback's `text`.",
+    )
+    feedback_token: str | None = Field(
+        None,
+        description="Signed proof of this prediction (24 h); feedback needs it. "
+        "null when the server has no token key.",
+    )
 
 
 class BatchPredictionPublic(PublicModel):

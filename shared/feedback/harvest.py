@@ -1,27 +1,29 @@
-"""The weekly harvest: flagged predictions → JSON Lines in the feedback container, exactly once.
+"""The weekly harvest: feedback on predictions → JSON Lines in the feedback container, exactly once.
 
-A source (the local SQLite log, or Log Analytics through the KQL file the alert also uses) is
-read from the watermark up to `now` minus the source's ingestion lag, in pages ordered by
-(time, prediction id). Each page is committed in three writes, in this order:
+A source (the local SQLite log, or Log Analytics through shared/queries/feedback_events.kql) is
+read in pages ordered by (time, prediction id), from a little behind the watermark (the source's
+late window) up to `now` minus its ingestion lag. Both kinds are harvested: corrections and
+confirmations, each record carrying `kind`. Each page is committed in this order:
 
-1. the data file `feedback/<yyyy>/<mm>/<dd>/<batch>.jsonl`, named by a hash of its content, so a
-   rerun that finds the same new records rewrites the same name;
-2. the index `state/index.json`, which lists every committed batch and its prediction ids. It is
-   the commit point: `read_feedback` reads a record only from the batch the index gives it, so a
-   data file left behind by a crash is ignored and its records are harvested again by the rerun;
-3. the watermark `state/watermark.json`, LAST: the last time read plus the ids read at exactly
-   that time, so rows sharing a timestamp are neither skipped nor read twice.
+1. per day flagged, the data file `feedback/<yyyy>/<mm>/<dd>/<batch>.jsonl` (named by a hash of
+   its content) and then that day's index partition `state/index/<yyyy>/<mm>/<dd>.json`, the
+   commit point (index.py: why by day, and why the harvest's memory stays flat);
+2. the watermark `state/watermark.json`, LAST and only forward: the last time read plus the ids
+   read at exactly that time.
+
+Nothing is missed: a flag that becomes visible after the watermark passed its time (ingestion
+lag, the exporter retrying from disk, an instance's clock stepping back) is re-read by the next
+run's late window, and the index drops what was committed before (counted as `rereads`). A
+harvest whose own clock steps back reads nothing new and leaves the watermark where it is.
 
 A crash between any two writes leaves a state from which a rerun loses nothing (the watermark
-never passes an uncommitted record) and duplicates nothing (the index filters what was committed).
-A partial Log Analytics answer is committed too (the index makes that safe) but does not move the
-watermark, so the next run reads the whole window again. Writes to the index and the watermark are
-conditional (ETag), so two harvests racing cannot both win: the loser fails and can be rerun.
+never passes an uncommitted record) and doubles nothing (the partitions filter what was
+committed). A partial Log Analytics answer is committed too but does not move the watermark.
+Every write of a partition or the watermark is conditional on the ETag read before it.
 
-When the records not yet consumed by a retrain reach RETRAIN_THRESHOLD, one retrain request is
-written to `requests/<timestamp>.json` (one per "consumption generation": `mark_consumed` starts
-a new one) and, when GITHUB_REPOSITORY and GITHUB_TOKEN are set, a dispatch is sent
-(shared/feedback/dispatch.py).
+When the records not yet consumed by a retrain reach RETRAIN_THRESHOLD, the crossing's retrain
+request is claimed by a conditional create and only the winner dispatches the retrain workflow
+(dispatch.py).
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.feedback.dispatch import GITHUB_API_URL, check_threshold
+from shared.feedback.index import IndexWindow, commit_records
 from shared.feedback.records import (
     HarvestError,
     Watermark,
@@ -45,14 +48,7 @@ from shared.feedback.records import (
     to_utc,
 )
 from shared.feedback.sources import FeedbackSource, make_source
-from shared.feedback.state import (
-    WATERMARK_NAME,
-    Index,
-    commit_batch,
-    load_index,
-    load_watermark,
-    write_json,
-)
+from shared.feedback.state import load_watermark, save_watermark
 from shared.storage import ObjectStore, StorageError
 
 if TYPE_CHECKING:
@@ -66,7 +62,11 @@ MAX_PAGES = 200
 
 @dataclass(frozen=True)
 class HarvestResult:
-    """What one run did; `watermark` is None until a run has completed a full page."""
+    """What one run did; `watermark` is None until a run has completed a full page.
+
+    `duplicates`: records past the watermark already harvested (a repeat flag, a rerun after a
+    crash); `rereads`: records of the late window that were harvested before.
+    """
 
     new_records: int
     duplicates: int
@@ -75,6 +75,7 @@ class HarvestResult:
     unconsumed: int = 0
     partial: bool = False
     batches: tuple[str, ...] = ()
+    rereads: int = 0
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -86,12 +87,13 @@ class HarvestResult:
 class HarvestRun:
     """The mutable state of one harvest while it pages through the source."""
 
-    index: Index
-    watermark: Watermark
-    watermark_etag: str | None
-    harvested: set[str]
+    window: IndexWindow
+    stored: Watermark
+    stored_etag: str | None
+    cursor: Watermark
     new_records: int = 0
     duplicates: int = 0
+    rereads: int = 0
     partial: bool = False
     batches: list[str] = field(default_factory=list)
 
@@ -105,32 +107,32 @@ def harvest(
     page_size: int = PAGE_SIZE,
     github_api_url: str = GITHUB_API_URL,
 ) -> HarvestResult:
-    """Read new flags into the store; ask for a retrain when enough are waiting."""
+    """Read new feedback into the store; ask for a retrain when enough is waiting."""
     now = to_utc(now)
     until = now - source.ingestion_lag
     try:
-        run = start_run(store)
+        run = start_run(store, getattr(source, "late_window", timedelta(0)))
         for _ in range(MAX_PAGES):
             if not harvest_page(source, store, run, until, now, page_size):
                 break
-        unconsumed, requested = check_threshold(store, run.harvested, now, settings, github_api_url)
+        unconsumed, requested = check_threshold(store, now, settings, github_api_url)
     except StorageError as exc:
         raise HarvestError(f"feedback store failed: {exc}") from exc
     return HarvestResult(
         run.new_records,
         run.duplicates,
-        run.watermark.time if run.watermark_etag else None,
+        run.stored.time if run.stored_etag else None,
         requested,
         unconsumed,
         run.partial,
         tuple(run.batches),
+        run.rereads,
     )
 
 
-def start_run(store: ObjectStore) -> HarvestRun:
-    index = load_index(store)
+def start_run(store: ObjectStore, late_window: timedelta) -> HarvestRun:
     watermark, etag = load_watermark(store)
-    return HarvestRun(index, watermark, etag, index.harvested_ids())
+    return HarvestRun(IndexWindow(store), watermark, etag, watermark.behind(late_window))
 
 
 def harvest_page(
@@ -142,23 +144,25 @@ def harvest_page(
     page_size: int,
 ) -> bool:
     """Commit one page; True when the source may hold more after it."""
-    page = source.fetch(run.watermark, until, page_size)
-    records = select_page(page.records, run.watermark, until, page_size)
-    fresh, duplicates = split_fresh(records, run.harvested)
+    page = source.fetch(run.cursor, until, page_size)
+    records = select_page(page.records, run.cursor, until, page_size)
+    if records:
+        run.window.forget_before(records[0].flagged_at)
+    fresh, duplicates = split_fresh(records, run.window.is_harvested)
     if fresh:
-        run.batches.append(commit_batch(store, run.index, fresh, now))
-        run.harvested.update(r.prediction_id for r in fresh)
+        run.batches.extend(commit_records(store, run.window, fresh, now))
+    rereads = min(duplicates, sum(1 for r in records if not run.stored.admits(r)))
     run.new_records += len(fresh)
-    run.duplicates += duplicates
+    run.duplicates += duplicates - rereads
+    run.rereads += rereads
     if page.partial:
         run.partial = True
         return False
     if records:
-        watermark = run.watermark.advance(records)
-        run.watermark_etag = write_json(
-            store, WATERMARK_NAME, watermark.to_json(now), run.watermark_etag
+        run.cursor = run.cursor.advance(records)
+        run.stored, run.stored_etag = save_watermark(
+            store, run.stored, run.stored_etag, run.cursor, now
         )
-        run.watermark = watermark
     return len(records) >= page_size
 
 

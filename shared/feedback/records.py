@@ -1,8 +1,14 @@
 """Harvested feedback records and the watermark: pure data, no I/O.
 
-A record is one feedback event as a source returned it, with the time it was flagged. The
-watermark says how far the harvest has read: every record up to `time`, and at exactly `time`,
-the ids in `ids`, so rows sharing a timestamp are neither skipped nor read twice.
+A record is one feedback event as a source returned it, with the time it was flagged. Two kinds
+(CONTRACTS.md): a correction ("this prediction is wrong", correct_label != predicted_label) and a
+confirmation ("this prediction is right", correct_label == predicted_label). Every record carries
+`kind`; a row without one (written before confirmations existed) is a correction, and a row whose
+kind contradicts its labels is dropped rather than trained on.
+
+The watermark says how far the harvest has read: every record up to `time`, and at exactly `time`,
+the ids in `ids`, so rows sharing a timestamp are neither skipped nor read twice. Each run starts
+reading a little behind it (the source's late window), so a flag that lands late still counts.
 """
 
 from __future__ import annotations
@@ -11,14 +17,26 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.feedback.event import LABELS, PROPERTIES
+from shared.feedback.event import (
+    KIND_CONFIRMATION,
+    KIND_CORRECTION,
+    KINDS,  # noqa: F401 (re-exported for the harvest and its tests)
+    LABELS,
+    PREDICTED_LABELS,
+    PROPERTIES,
+    text_sha256,
+)
 
 FLAGGED_AT = "flagged_at"
+KIND = "kind"
+CORRECTION, CONFIRMATION = KIND_CORRECTION, KIND_CONFIRMATION
+TEXT_SHA256 = "text_sha256"
+RECORD_PROPERTIES = tuple(dict.fromkeys((*PROPERTIES, KIND, TEXT_SHA256)))
 DATA_PREFIX = "feedback/"
 BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)  # no watermark yet: everything still retained
 
@@ -56,6 +74,10 @@ class FeedbackRecord:
     def prediction_id(self) -> str:
         return self.properties["prediction_id"]
 
+    @property
+    def kind(self) -> str:
+        return self.properties[KIND]
+
     def sort_key(self) -> tuple[datetime, str]:
         return (self.flagged_at, self.prediction_id)
 
@@ -64,14 +86,25 @@ class FeedbackRecord:
 
 
 def make_record(flagged_at: datetime | str, values: dict[str, Any]) -> FeedbackRecord | None:
-    """A record from a source row, or None when the row cannot be training data."""
-    properties = {name: str(values.get(name) or "") for name in PROPERTIES}
+    """A record from a source row, or None when the row cannot be training data.
+
+    A row written before `kind` and `text_sha256` existed gets them here (kind from the labels,
+    the hash from the text); a row whose kind contradicts its labels, or whose hash is not its
+    text's, is dropped.
+    """
+    properties = {name: str(values.get(name) or "") for name in RECORD_PROPERTIES}
     try:
         properties["prediction_id"] = str(uuid.UUID(properties["prediction_id"]))
     except ValueError:
         return None
-    if properties["correct_label"] not in LABELS:
+    predicted, correct = properties["predicted_label"], properties["correct_label"]
+    if correct not in LABELS or predicted not in PREDICTED_LABELS:
         return None
+    implied = CONFIRMATION if correct == predicted else CORRECTION
+    digest = text_sha256(properties["text"])
+    if properties[KIND] not in ("", implied) or properties[TEXT_SHA256] not in ("", digest):
+        return None
+    properties[KIND], properties[TEXT_SHA256] = implied, digest
     return FeedbackRecord(to_utc(flagged_at), properties)
 
 
@@ -95,6 +128,16 @@ class Watermark:
         ids = {r.prediction_id for r in records if r.flagged_at == last}
         return Watermark(last, frozenset(ids | (self.ids if last == self.time else set())))
 
+    def behind(self, window: timedelta) -> Watermark:
+        """Where a run starts reading: `window` before the mark, every id there re-admitted."""
+        return Watermark(max(self.time - window, BEGINNING)) if window else self
+
+    def later(self, other: Watermark) -> Watermark:
+        """The further of two marks (ids merged at an equal time): a mark never moves back."""
+        if other.time != self.time:
+            return other if other.time > self.time else self
+        return Watermark(self.time, self.ids | other.ids)
+
     def to_json(self, now: datetime) -> dict[str, Any]:
         return {
             "time": format_time(self.time),
@@ -116,12 +159,12 @@ def select_page(
 
 
 def split_fresh(
-    records: Iterable[FeedbackRecord], harvested: set[str]
+    records: Iterable[FeedbackRecord], is_harvested: Callable[[FeedbackRecord], bool]
 ) -> tuple[list[FeedbackRecord], int]:
     """(records never harvested, in order; how many were duplicates, also within the page)."""
-    fresh, seen, duplicates = [], set(harvested), 0
+    fresh, seen, duplicates = [], set(), 0
     for record in records:
-        if record.prediction_id in seen:
+        if record.prediction_id in seen or is_harvested(record):
             duplicates += 1
             continue
         seen.add(record.prediction_id)
@@ -136,5 +179,6 @@ def encode_batch(records: Sequence[FeedbackRecord]) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest()[:24], data
 
 
-def batch_path(batch_id: str, now: datetime) -> str:
-    return f"{DATA_PREFIX}{to_utc(now):%Y/%m/%d}/{batch_id}.jsonl"
+def batch_path(batch_id: str, day: date) -> str:
+    """Data files sit under the day their records were flagged (the index partition's day)."""
+    return f"{DATA_PREFIX}{day:%Y/%m/%d}/{batch_id}.jsonl"

@@ -1,29 +1,33 @@
-"""Where "this prediction was wrong" goes: a local SQLite log, or App Insights in Azure.
+"""Where feedback goes: a local SQLite log, or App Insights in Azure. Both are durable when
+`record` returns: that is what the API's 202 promises.
 
 Both sinks count a prediction once, however often it is flagged. SQLite knows for sure (the
-prediction id is the primary key). App Insights is write-only from here, so its sink only
-remembers the ids it saw lately; the weekly harvest does the final de-duplication.
+prediction id is the primary key; a committed WAL transaction survives a process kill). App
+Insights is write-only from here, so its sink only remembers the ids it exported lately; the
+KQL query and the weekly harvest do the final de-duplication.
 
-In Azure the event is a Python log record on the `bad_buzz.feedback` logger. The OpenTelemetry
-logging handler that the Functions worker (or `configure_azure_monitor`) puts on the root logger
-turns it into an OTel log record, and the Azure Monitor exporter sends that as a MessageData
-envelope: a row in AppTraces whose Message is the event name and whose Properties hold the
-record's `extra=` attributes. It must not carry `microsoft.custom_event.name`, which would make
-it an AppEvents row that the KQL query does not read.
+In Azure the event is an OpenTelemetry log record sent by this module's own Azure Monitor
+exporter, synchronously, before the API answers: a MessageData envelope, i.e. a row in AppTraces
+whose Message is the event name and whose Properties hold the event (plus `logger_name`). It
+must not carry `microsoft.custom_event.name`, which would make it an AppEvents row that the KQL
+query does not read.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import os
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.feedback.event import EVENT_NAME, check_event
 
@@ -34,6 +38,10 @@ if TYPE_CHECKING:
 
 FEEDBACK_LOGGER = "bad_buzz.feedback"
 SEEN_IDS_CAPACITY = 10_000
+# 202 only once ingestion accepted the flag; past this many seconds in all: 503, retry later.
+EXPORT_DEADLINE_SECONDS = 2.0
+MAX_EXPORTS_IN_FLIGHT = 8
+AUTHENTICATION_STRING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
 BUSY_TIMEOUT_SECONDS = 5.0
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
@@ -132,37 +140,131 @@ class SqliteFeedbackSink:
             self._connection.close()
 
 
-class AppInsightsFeedbackSink:
-    """An OpenTelemetry log record per flag, exported to App Insights as an AppTraces row."""
+class FeedbackUnavailable(RuntimeError):
+    """The event could not be stored durably within the deadline: answer 503, let the client retry."""
 
-    def __init__(self, capacity: int = SEEN_IDS_CAPACITY) -> None:
-        self.logger = logging.getLogger(FEEDBACK_LOGGER)
-        self.logger.setLevel(logging.INFO)  # the root logger's WARNING must not hide the event
+
+class AppInsightsFeedbackSink:
+    """An App Insights AppTraces row per flag, sent synchronously: `record` returns once
+    ingestion accepted it, so 202 survives a kill right after the answer.
+
+    The event goes through its own `AzureMonitorLogExporter` (not the root logger's batching
+    handler, whose in-memory queue a kill or slow ingestion empties): one export call per flag
+    on a small pool, at most `max_in_flight` at once, waited for at most `deadline` seconds in
+    all (slot, network, retries). A failure or timeout raises FeedbackUnavailable and the id is
+    not remembered, so the client's retry goes through; an export that lands after the deadline
+    only makes a duplicate, which the KQL and the harvest count once.
+    """
+
+    def __init__(
+        self,
+        exporter: Any,
+        deadline: float = EXPORT_DEADLINE_SECONDS,
+        max_in_flight: int = MAX_EXPORTS_IN_FLIGHT,
+        capacity: int = SEEN_IDS_CAPACITY,
+    ) -> None:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        self.exporter = exporter
+        self.deadline = deadline
         self.capacity = capacity
+        self.resource = Resource.create()
+        self.scope = InstrumentationScope(FEEDBACK_LOGGER)
+        self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="feedback-export")
+        self._slots = threading.BoundedSemaphore(max_in_flight)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def record(self, event: dict[str, str]) -> bool:
         check_event(event)
-        if not self._remember(event["prediction_id"]):
+        prediction_id = event["prediction_id"]
+        if self._seen_before(prediction_id):
             return False
-        self.logger.info(EVENT_NAME, extra=dict(event))
+        started = time.monotonic()
+        if not self._slots.acquire(timeout=self.deadline):
+            raise FeedbackUnavailable("too many feedback exports in flight")
+        future = self._pool.submit(self._export, self.to_log_record(event))
+        try:
+            succeeded = future.result(timeout=max(0.0, self.deadline - (time.monotonic() - started)))
+        except FutureTimeout as exc:
+            raise FeedbackUnavailable("App Insights ingestion did not answer in time") from exc
+        if not succeeded:
+            raise FeedbackUnavailable("App Insights ingestion did not accept the event")
+        self._remember(prediction_id)
         return True
 
-    def _remember(self, prediction_id: str) -> bool:
-        """Best effort: an LRU of recent ids, so a double click in one instance counts once."""
+    def _export(self, log_record: Any) -> bool:
+        from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+        try:
+            return self.exporter.export([log_record]) == LogRecordExportResult.SUCCESS
+        finally:
+            self._slots.release()
+
+    def to_log_record(self, event: dict[str, str]) -> Any:
+        """The OTel log record the exporter turns into a MessageData envelope (an AppTraces row
+        with Message = EVENT_NAME, the event in Properties, logger_name = FEEDBACK_LOGGER)."""
+        from opentelemetry._logs import LogRecord, SeverityNumber
+        from opentelemetry.sdk._logs import ReadableLogRecord
+
+        now = time.time_ns()
+        record = LogRecord(
+            timestamp=now,
+            observed_timestamp=now,
+            severity_text="INFO",
+            severity_number=SeverityNumber.INFO,
+            body=EVENT_NAME,
+            attributes=dict(event),
+        )
+        return ReadableLogRecord(record, self.resource, self.scope)
+
+    def _seen_before(self, prediction_id: str) -> bool:
+        """Best effort: an LRU of ids exported lately, so a double click in one instance counts once."""
         with self._lock:
             if prediction_id in self._seen:
                 self._seen.move_to_end(prediction_id)
-                return False
+                return True
+        return False
+
+    def _remember(self, prediction_id: str) -> None:
+        with self._lock:
             self._seen[prediction_id] = None
             if len(self._seen) > self.capacity:
                 self._seen.popitem(last=False)
-        return True
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.exporter.shutdown()
+
+
+def build_log_exporter(connection_string: str, timeout: float = EXPORT_DEADLINE_SECONDS) -> Any:
+    """The Azure Monitor exporter feedback sends through, with Entra ID auth when the platform
+    asks for it (APPLICATIONINSIGHTS_AUTHENTICATION_STRING "ClientId=...;Authorization=AAD", the
+    app setting the Functions host reads too: App Insights has local auth disabled)."""
+    from azure.monitor.opentelemetry.exporter import AzureMonitorLogExporter
+
+    options: dict[str, Any] = {"connection_string": connection_string, "timeout": timeout}
+    auth = dict(
+        part.split("=", 1)
+        for part in os.environ.get(AUTHENTICATION_STRING, "").split(";")
+        if "=" in part
+    )
+    if auth.get("Authorization", "").upper() == "AAD":
+        from azure.identity import ManagedIdentityCredential
+
+        options["credential"] = ManagedIdentityCredential(client_id=auth.get("ClientId"))
+    return AzureMonitorLogExporter(**options)
 
 
 def make_feedback_sink(settings: Settings) -> FeedbackSink:
-    """FEEDBACK_BACKEND picks the sink: `sqlite` (default) or `appinsights` (Azure)."""
+    """FEEDBACK_BACKEND picks the sink: `sqlite` (default) or `appinsights` (Azure).
+
+    Raises FeedbackUnavailable for `appinsights` without APPLICATIONINSIGHTS_CONNECTION_STRING.
+    """
     if settings.FEEDBACK_BACKEND == "appinsights":
-        return AppInsightsFeedbackSink()
+        connection = settings.APPLICATIONINSIGHTS_CONNECTION_STRING
+        if connection is None or not connection.get_secret_value():
+            raise FeedbackUnavailable("FEEDBACK_BACKEND=appinsights needs a connection string")
+        return AppInsightsFeedbackSink(build_log_exporter(connection.get_secret_value()))
     return SqliteFeedbackSink(settings.FEEDBACK_DB_PATH)

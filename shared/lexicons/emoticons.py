@@ -6,7 +6,8 @@ not belong to (or None). The split lets `shared.normalise` build one regex that 
 single character class, which Python's `re` scans for in C instead of trying every alternative at
 every position (50 µs → a few µs per tweet). The guards and lookaheads come from false positives
 seen in tweets: times ("10:30"), "re:Post", "(see above):", "AND:" and, with URLs kept, "http://".
-Emoji are characters; anything in the emoji blocks that is not listed counts as neutral.
+Emoji are characters. These lists are the reviewed part of the emoji polarity table
+(shared/lexicons/emoji_sources.py derives the rest from the emoji names).
 """
 
 from __future__ import annotations
@@ -39,12 +40,20 @@ NEGATIVE_EMOTICONS: tuple[Emoticon, ...] = (
 POSITIVE_EMOJI = (
     "😀😁😂🤣😃😄😅😆😉😊😋😎😍😘🥰😗😙😚☺🙂🤗🤩😇🥳😛😜😝🤪😌😻😸😹😺😽"
     "💋❤♥💕💖💗💘💙💚💛💜🧡🤍💓💞💝💟❣"
-    "👍👌👏🙌💪✌🤞🤟🤙🙏🎉🎊🥂🍾✨🌟⭐💯🏆🥇✅✔☀🌞🌈🌹🌸💐🎁🎈"
+    "👍👌👏🙌💪✌🤞🤟🤙🙏🎉🎊🥂🍾✨🌟⭐💯🏆🥇✅✔☀🌞🌈🌹🌸💐🎁🎈🔥"
 )
 
 NEGATIVE_EMOJI = (
     "😞😟😠😡🤬😢😭😤😥😦😧😨😩😪😫😰😱😒😓😔😕🙁☹😖😣😵🥺🥵🥶🤮🤢🤒🤕😷😿😾🙄😬😑😐😶"
     "💔👎🖕👿💩❌⛔🚫🤦"
+)
+
+# Objects and symbols whose names hold a word VADER scores but that the emoji does not mean:
+# "alarm clock", "bus stop", "game die", "cancer", "cut of meat", "free", "cool", "top".
+# Flags (regional indicator pairs, tag sequences) are neutral by rule in emoji_sources.
+NEUTRAL_EMOJI = (
+    "⏰🚏🎲♋🥩🪓🖍🖋🖊🖌💳🧷🦺🪛📏🎩🥟🍠🤿🔡🃏🎴♦💠🔷🔶🔹🔸🫀⛑▶⏯⏹🔈↙↘"
+    "🈵🈶🉑🉐㊗🈚🆓🆒🆗🔝💤📪📭🚒🧯⚱🪤🪹🩸🚳🚯🚷🚭📵🔞🛐🏩🕹🗽🪭🪎🎖🥸🤓💫🪫🫯🫪"
 )
 
 REGIONAL_INDICATORS = "\U0001f1e6-\U0001f1ff"  # two of them make one flag
@@ -53,6 +62,7 @@ REGIONAL_INDICATORS = "\U0001f1e6-\U0001f1ff"  # two of them make one flag
 # symbols, dingbats, arrows/stars, and the supplementary pictographic planes.
 EMOJI_RANGES = "\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"
 
-# What may follow an emoji and belongs to it: variation selectors, skin tones, keycap, and a
-# zero-width joiner with the next emoji ("👨‍👩‍👧" is one family, not three people).
-EMOJI_TAIL = "(?:[\ufe0e\ufe0f\u20e3\U0001f3fb-\U0001f3ff]|\u200d[^\\s])*"
+# What may follow an emoji and belongs to it: variation selectors, skin tones, keycap, tag
+# characters (🏴 + tags = England), and a zero-width joiner with the next emoji ("👨‍👩‍👧" is one
+# family, not three people).
+EMOJI_TAIL = "(?:[\ufe0e\ufe0f\u20e3\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]|\u200d[^\\s])*"

@@ -8,6 +8,9 @@
   const KEY_STORAGE = "bad-buzz-api-key"; // sessionStorage only: the key dies with the tab
   const FEEDBACK_THANKS = "thanks, recorded";
   const FEEDBACK_NOT_YET = "feedback is not available yet";
+  // A 503 means "not stored yet, try again": retried after Retry-After (or 1, 2, 4 s), 3 times.
+  const FEEDBACK_RETRIES = 3;
+  const MAX_RETRY_DELAY_MS = 10_000;
 
   const byId = (id) => document.getElementById(id);
   const ui = {
@@ -30,6 +33,7 @@
     modelVersion: byId("model-version"),
     language: byId("language"),
     wrong: byId("wrong"),
+    right: byId("right"),
     feedbackMessage: byId("feedback-message"),
   };
   const state = { busy: false, lastPrediction: null };
@@ -89,7 +93,8 @@
     } catch {
       data = null; // an empty or non-JSON body: the status says enough
     }
-    return { status: response.status, ok: response.ok, data };
+    const retryAfter = Number(response.headers.get("Retry-After"));
+    return { status: response.status, ok: response.ok, data, retryAfter };
   }
 
   function describeError(reply) {
@@ -164,15 +169,18 @@
     renderTerms(ui.terms, explanation);
     ui.modelVersion.textContent = String(data.model_version);
     ui.language.textContent = describeLanguage(data);
+    // Feedback sends back what predict returned: the text the model read (masked, maybe
+    // translated), the label, and the token that proves this API made the prediction.
     state.lastPrediction = {
       prediction_id: data.prediction_id,
-      text,
+      text: data.model_text || text,
       predicted_label: data.label,
-      // The version that made this prediction, not whatever is loaded when the flag arrives.
       model_version: data.model_version,
       language: data.language,
+      feedback_token: data.feedback_token,
     };
-    ui.wrong.disabled = false;
+    labelFeedbackButtons(data.label);
+    setFeedbackEnabled(true);
     ui.feedbackMessage.textContent = "";
     ui.result.hidden = false;
   }
@@ -248,12 +256,54 @@
   }
 
   // --- feedback -----------------------------------------------------------------------------
-  async function reportWrong() {
+  // A negative or positive answer: "wrong" is a correction, "right" a confirmation. An
+  // "unknown" answer (the model saw nothing it knows) cannot be right or wrong: the two buttons
+  // then say which label it should have been (a correction with that label).
+  function labelFeedbackButtons(label) {
+    const unknown = label === "unknown";
+    ui.wrong.textContent = unknown ? "It is negative" : "This prediction is wrong";
+    ui.right.textContent = unknown ? "It is positive" : "This prediction is right";
+  }
+
+  function setFeedbackEnabled(enabled) {
+    ui.wrong.disabled = !enabled;
+    ui.right.disabled = !enabled;
+  }
+
+  function feedbackFor(button) {
+    const prediction = state.lastPrediction;
+    if (prediction.predicted_label === "unknown") {
+      const correct = button === ui.wrong ? "negative" : "positive";
+      return { ...prediction, kind: "correction", correct_label: correct };
+    }
+    return { ...prediction, kind: button === ui.wrong ? "correction" : "confirmation" };
+  }
+
+  function retryDelay(reply, attempt) {
+    const asked = reply.retryAfter > 0 ? reply.retryAfter * 1000 : 1000 * 2 ** attempt;
+    return Math.min(asked, MAX_RETRY_DELAY_MS);
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function sendFeedback(body) {
+    let reply = await postJson("/api/feedback", body);
+    for (let attempt = 0; reply.status === 503 && attempt < FEEDBACK_RETRIES; attempt += 1) {
+      if (reply.data && reply.data.error && reply.data.error.code !== "feedback_unavailable") break;
+      ui.feedbackMessage.textContent = "Not stored yet, trying again…";
+      await sleep(retryDelay(reply, attempt));
+      reply = await postJson("/api/feedback", body);
+    }
+    return reply;
+  }
+
+  async function reportFeedback(event) {
     if (!state.lastPrediction) return;
-    ui.wrong.disabled = true;
+    const body = feedbackFor(event.currentTarget);
+    setFeedbackEnabled(false);
     ui.feedbackMessage.textContent = "Sending…";
     try {
-      const reply = await postJson("/api/feedback", state.lastPrediction);
+      const reply = await sendFeedback(body);
       if (reply.status === 404) {
         ui.feedbackMessage.textContent = FEEDBACK_NOT_YET;
       } else if (reply.ok) {
@@ -261,11 +311,12 @@
       } else {
         if (reply.status === 401) showKeyField();
         ui.feedbackMessage.textContent = describeError(reply);
-        ui.wrong.disabled = false;
+        // 401 (key), 429 (later) and 503 (still not stored) can succeed on another click.
+        setFeedbackEnabled([401, 429, 503].includes(reply.status));
       }
     } catch {
       ui.feedbackMessage.textContent = "Could not reach the server. Try again.";
-      ui.wrong.disabled = false;
+      setFeedbackEnabled(true);
     }
   }
 
@@ -277,7 +328,8 @@
   ui.tweet.addEventListener("keydown", submitOnCtrlEnter);
   ui.key.addEventListener("input", rememberKey);
   ui.form.addEventListener("submit", submitTweet);
-  ui.wrong.addEventListener("click", reportWrong);
+  ui.wrong.addEventListener("click", reportFeedback);
+  ui.right.addEventListener("click", reportFeedback);
   restoreKey();
   updateCounter();
 })();

@@ -48,6 +48,9 @@ PREDICTION_KEYS = {
     "translated",
     "translation_reason",
     "explanation",
+    "evidence",
+    "model_text",
+    "feedback_token",
 }
 
 
@@ -146,7 +149,8 @@ def test_predict_one_text_returns_the_contract(client: TestClient) -> None:
     assert (body["language"], body["translated"]) == ("en", False)
     assert body["translation_reason"] == "already English"
     assert body["explanation"]
-    assert all(set(t) == {"term", "weight"} for t in body["explanation"])
+    assert all(set(t) == {"term", "weight", "source"} for t in body["explanation"])
+    assert body["evidence"]["known_terms"] >= 1
 
 
 def test_predict_scores_like_the_predictor(client: TestClient, predictor: Predictor) -> None:
@@ -268,7 +272,8 @@ def test_translation_and_big_batches_leave_the_event_loop(
     assert post_predict(client, {"text": FRENCH}).json()["translated"] is True
     texts = [NEGATIVE] * (INLINE_MAX_TEXTS + 1)
     assert len(post_predict(client, {"texts": texts}).json()["results"]) == len(texts)
-    assert hops == ["prepare_texts", "answer_on_worker"]
+    # The translation runs on the translator's own pool (awaited), not on the shared threadpool.
+    assert hops == ["answer_on_worker"]
 
 
 def test_cold_model_is_loaded_off_the_event_loop(

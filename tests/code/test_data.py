@@ -309,7 +309,7 @@ def test_select_tweets_records_every_step() -> None:
         "drop_exact_duplicates": 2,  # two tweets appear in both sources
         "drop_conflicting_labels": 2,  # "same old story" is labelled both ways
         "drop_author_repeats": 1,  # alice's tweet with a URL
-        "drop_manual_test_overlap": 1,  # alice's tweet is in the manual test set
+        "drop_frozen_overlap": 1,  # alice's tweet is in the manual test set
         "balance_classes": 2,  # 16 negative, 14 positive left
     }
     assert steps[-1]["rows"] == len(selected) == 28

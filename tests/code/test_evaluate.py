@@ -11,10 +11,13 @@ import pytest
 
 from training.evaluate import (
     METRIC_NAMES,
+    auc_interval,
     compute_metrics,
+    metric_intervals,
     prefix_metrics,
     render_model_card,
     save_plots,
+    wilson_interval,
 )
 
 pytestmark = pytest.mark.code
@@ -106,20 +109,47 @@ def card(kind: str = "tfidf_lr_vader", **overrides: object) -> str:
         "params": {"C": 2.0},
         "threshold": 0.4321,
         "metrics": metrics,
-        "data_report": {"splits": {"train": {"rows": 80}, "test": {"rows": 10}}},
+        "data_report": REPORT,
         **overrides,
     }
     return render_model_card(**arguments)
 
 
-def test_model_card_carries_version_threshold_and_one_row_per_split() -> None:
-    text = card()
+REPORT = {
+    "labels": {"rows": 100, "negative": 50},
+    "per_source": {
+        "sentiment140": {"weight": 1.0, "loaded": 90, "rows": 80, "negative": 40, "positive": 40,
+                         "splits": {"train": 64, "val": 8, "test": 8}},
+        "semeval": {"weight": 2.0, "neutral": "drop", "loaded": 30, "rows": 20, "negative": 10,
+                    "positive": 10, "splits": {"train": 16, "val": 2, "test": 2}},
+    },
+    "frozen_sets": {"semeval_test": {"rows": 6, "negative": 2}, "brand": {"rows": 7, "negative": 3}},
+    "semeval_holdout": "twitter-2015test-A.txt",
+}  # fmt: skip
+
+
+def test_model_card_carries_version_threshold_and_one_row_per_set_with_intervals() -> None:
+    text = card(command="bad-buzz run --data-dir x")
     assert text.startswith("# Model card: tweet-sentiment 20260101T000000Z-abcdef12")
     assert "**0.432**" in text
     assert "{'C': 2.0}" in text
-    assert "| test | 0.750 | 0.750 | 0.750 | 0.750 | 0.688 | 8 |" in text
-    assert "| manual_test | 0.833 | 0.667 | 1.000 | 0.800 | 0.875 | 6 |" in text
-    assert "'train': {'rows': 80}" in text
+    assert "`bad-buzz run --data-dir x`" in text
+    test = compute_metrics(BALANCED_LABELS, BALANCED_SCORES, 0.5)
+    low, high = metric_intervals(test)["accuracy"]
+    assert f"| test | 0.750 [{low:.3f}, {high:.3f}] | 0.750 | 0.750 [" in text
+    assert "| 0.688 [" in text
+    assert "] | 8 | 4 |" in text
+    assert "| manual_test | 0.833 [" in text
+    assert "] | 6 | 2 |" in text
+
+
+def test_model_card_lists_sources_and_frozen_sets() -> None:
+    text = card()
+    assert "| sentiment140 | 1 | drop | 90 | 80 | 40 | 40 | 64/8/8 |" in text
+    assert "| semeval | 2 | drop | 30 | 20 | 10 | 10 | 16/2/2 |" in text
+    assert "SemEval held-out file twitter-2015test-A.txt" in text
+    assert "- `brand`: brand tweets" in text
+    assert "7 tweets, 3 negative" in text
 
 
 @pytest.mark.parametrize(
@@ -131,6 +161,32 @@ def test_model_card_mentions_vader_only_for_models_that_use_it(
     assert ("+ VADER scores" in card(kind)) is mentions_vader
 
 
-def test_model_card_prefers_final_counts_when_the_report_has_them() -> None:
-    text = card(data_report={"final_counts": {"rows": 123}, "splits": {"ignored": 1}})
-    assert "Counts: {'rows': 123}" in text
+# --- intervals -------------------------------------------------------------------------------
+
+
+def test_wilson_interval_against_known_values() -> None:
+    # 8 of 10: Wilson 95 % interval is [0.490, 0.943] (Newcombe 1998, table I, method 3).
+    low, high = wilson_interval(8, 10)
+    assert (round(low, 3), round(high, 3)) == (0.49, 0.943)
+    assert wilson_interval(0, 10)[0] == 0.0
+    assert wilson_interval(10, 10)[1] == 1.0
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_auc_interval_hanley_mcneil() -> None:
+    # Hanley & McNeil (1982): AUC 0.8 with 50 and 50 gives SE 0.0441 → ±0.0864.
+    low, high = auc_interval(0.8, 50, 50)
+    assert high - 0.8 == pytest.approx(1.96 * 0.04407, abs=2e-4)
+    assert 0.8 - low == pytest.approx(high - 0.8)
+    narrow = auc_interval(0.8, 500, 500)
+    assert narrow[1] - narrow[0] < high - low
+    assert all(math.isnan(v) for v in auc_interval(float("nan"), 5, 5))
+
+
+def test_metric_intervals_use_the_right_sample_sizes() -> None:
+    metrics = compute_metrics(SKEWED_LABELS, SKEWED_SCORES, 0.35)
+    assert metrics["negatives"] == 2
+    intervals = metric_intervals(metrics)
+    assert intervals["accuracy"] == wilson_interval(5, 6)
+    assert intervals["recall_neg"] == wilson_interval(2, 2)
+    assert intervals["roc_auc"] == auc_interval(metrics["roc_auc"], 2, 4)

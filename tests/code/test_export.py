@@ -191,6 +191,21 @@ def test_term_weights_limit(fitted: Fitted) -> None:
     assert list(top.items()) == list(everything.items())[:7]
 
 
+def test_term_weights_keep_every_vocabulary_term_of_a_large_vocabulary() -> None:
+    """CONTRACTS: explain.json holds every term (serving's evidence check needs the whole
+    vocabulary), not the 20,000 strongest that earlier bundles kept."""
+    words = [f"w{i}" for i in range(24_000)]
+    texts = [" ".join(words[i::200]) for i in range(200)]  # 120 distinct words a text
+    frame = pd.DataFrame({INPUT_TEXT: texts})
+    for name in INPUT_VADER:
+        frame[name] = np.float32(0.0)
+    pipeline = build_pipeline("tfidf_lr", min_df=1).fit(frame, np.arange(200) % 2)
+    vocabulary = pipeline.named_steps["features"].named_transformers_["tfidf"].vocabulary_
+    weights = term_weights(pipeline)
+    assert len(vocabulary) > 20_000
+    assert set(weights) == set(vocabulary)
+
+
 def test_positive_term_weight_pushes_towards_negative() -> None:
     """Class 1 is NEGATIVE, so a term with weight > 0 must raise P(negative) when added."""
     model = fit("tfidf_lr")  # no VADER columns: only the term moves the score

@@ -4,7 +4,8 @@ FastAPI parses the body with `json.loads` and validates the result in Python mod
 the one fuzzed hardest; `model_validate_json` (pydantic's own parser) is checked too. Texts that
 obey the rules must come back as sent, trimmed of Unicode whitespace (pydantic-core trims the
 Unicode White_Space set, which differs from `str.strip` on U+001C..U+001F), with lone surrogates
-replaced by U+FFFD.
+replaced by U+FFFD; texts that show nothing (only zero-width, format or control characters) are
+refused like empty ones.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.api.feedback import FeedbackRequest
 from shared.api.schemas import MAX_BATCH_ITEMS, MAX_TEXT_CHARS, PredictRequest
+from shared.normalise import is_blank
 
 pytestmark = pytest.mark.code
 
@@ -42,7 +44,7 @@ lone_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 any_char = (
     st.characters(exclude_categories=())
     | lone_surrogates
-    | st.sampled_from(UNICODE_WHITESPACE + "\x1c\x1f\u200b\ufeff\x00")
+    | st.sampled_from(UNICODE_WHITESPACE + "\x1c\x1f\u200b\ufeff\x00\u200d\u2060\u202e\ufe0f\u2800")
 )
 any_text = st.text(any_char, max_size=MAX_TEXT_CHARS + 20)
 json_scalars = (
@@ -78,7 +80,9 @@ def without_surrogates(text: str) -> str:
 
 
 def is_valid_text(text: str) -> bool:
-    return 1 <= len(unicode_strip(text)) <= MAX_TEXT_CHARS
+    """1-500 characters after trimming, and something visible among them (not only U+200B...)."""
+    trimmed = without_surrogates(unicode_strip(text))
+    return 1 <= len(trimmed) <= MAX_TEXT_CHARS and not is_blank(trimmed)
 
 
 def as_received(text: str) -> str:

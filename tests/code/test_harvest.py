@@ -12,6 +12,7 @@ import pytest
 from shared.feedback import harvest as harvest_module
 from shared.feedback.dispatch import REQUESTS_PREFIX
 from shared.feedback.harvest import harvest, run_harvest
+from shared.feedback.index import INDEX_PREFIX
 from shared.feedback.records import (
     FeedbackRecord,
     HarvestError,
@@ -21,7 +22,7 @@ from shared.feedback.records import (
 )
 from shared.feedback.sinks import SqliteFeedbackSink
 from shared.feedback.sources import Page, SqliteSource
-from shared.feedback.state import INDEX_NAME, WATERMARK_NAME, mark_consumed, read_feedback
+from shared.feedback.state import WATERMARK_NAME, mark_consumed, read_feedback
 from shared.settings import Settings
 from shared.storage import LocalObjectStore
 from tests.utils.feedback_builders import (
@@ -68,6 +69,15 @@ def settings_for(threshold: int = 1000, **extra: object) -> Settings:
 
 def harvested_ids(store: LocalObjectStore) -> list[str]:
     return [record["prediction_id"] for record in read_feedback(store)]
+
+
+def indexed_ids(store: LocalObjectStore) -> list[str]:
+    """Every id every index partition names (repeats included)."""
+    ids = []
+    for name in store.list(INDEX_PREFIX):
+        batches = json.loads(store.get(name).data)["batches"]
+        ids += [pid for batch in batches.values() for pid in batch["ids"]]
+    return ids
 
 
 # --- pure parts --------------------------------------------------------------------------------
@@ -132,7 +142,7 @@ def test_harvest_writes_data_then_index_then_watermark(
     assert [json.loads(line)["prediction_id"] for line in lines] == ids
     assert sorted(harvested_ids(store)) == sorted(ids)
     assert set(json.loads(lines[0])) == {"flagged_at", *make_event(0)}
-    assert store.get(INDEX_NAME) is not None
+    assert store.list(INDEX_PREFIX) == [f"{INDEX_PREFIX}{T0:%Y/%m/%d}.json"]
     assert store.get(WATERMARK_NAME) is not None
 
 
@@ -237,8 +247,9 @@ def test_a_concurrent_harvest_fails_instead_of_overwriting(
 
     class Racing(CrashingStore):
         def put(self, name: str, data: bytes, **conditions: object) -> str:
-            if name == INDEX_NAME:
-                self.inner.put(INDEX_NAME, b'{"batches": {}}')  # another run got there first
+            if name.startswith(INDEX_PREFIX):  # another run gets there first, every time
+                self.puts += 1
+                self.inner.put(name, json.dumps({"batches": {}, "n": self.puts}).encode())
             return self.inner.put(name, data, **conditions)
 
     with pytest.raises(HarvestError, match="another run"):
@@ -298,8 +309,7 @@ def test_a_crash_at_any_write_then_a_rerun_loses_and_doubles_nothing(tmp_path: P
         store = LocalObjectStore(folder / "store")
         assert sorted(harvested_ids(store)) == sorted(ids), (k, after_write)
         assert len(store.list(REQUESTS_PREFIX)) == 1, (k, after_write)
-        index = json.loads(store.get(INDEX_NAME).data)
-        all_ids = [pid for batch in index["batches"].values() for pid in batch["ids"]]
+        all_ids = indexed_ids(store)
         assert len(all_ids) == len(set(all_ids)) == len(ids), (k, after_write)
 
 
@@ -332,7 +342,7 @@ def test_threshold_crossing_requests_one_retrain(
     assert len(read_feedback(store)) == 14
 
 
-def test_crossing_sends_a_repository_dispatch(
+def test_crossing_sends_a_workflow_dispatch(
     sink: SqliteFeedbackSink,
     source: SqliteSource,
     store: LocalObjectStore,
@@ -345,11 +355,13 @@ def test_crossing_sends_a_repository_dispatch(
         result = harvest(source, store, clock.now, settings, github_api_url=github.url)
     assert result.retrain_requested
     [request] = github.requests
-    assert request.path == "/repos/acme/bad-buzz/dispatches"
+    assert request.path == "/repos/acme/bad-buzz/actions/workflows/retrain.yml/dispatches"
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert request.json()["event_type"] == "retrain"
-    assert request.json()["client_payload"]["unconsumed"] == 3
     [name] = store.list(REQUESTS_PREFIX)
+    assert request.json() == {
+        "ref": "main",
+        "inputs": {"request_id": name, "feedback_count": "3"},
+    }
     assert json.loads(store.get(name).data)["dispatch"] == "sent"
     assert TOKEN not in caplog.text
     assert TOKEN not in "".join(store.get(n).data.decode() for n in store.list())

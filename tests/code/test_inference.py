@@ -95,7 +95,11 @@ def test_labels_move_with_the_threshold(tiny_bundle: Path, tmp_path: Path) -> No
 def test_a_freshly_built_bundle_with_threshold_zero_flags_everything(bundle_factory) -> None:
     predictor = Predictor(bundle_factory("lenient", threshold=0.0))
     assert predictor.version == "lenient"
-    assert [p.label for p in predictor.predict([POSITIVE_TWEET, ""])] == ["negative"] * 2
+    assert [p.label for p in predictor.predict([POSITIVE_TWEET, NEGATIVE_TWEET])] == [
+        "negative"
+    ] * 2
+    # An empty text has no evidence: no threshold turns that into a verdict.
+    assert predictor.predict([""])[0].label == "unknown"
 
 
 @pytest.mark.parametrize("text", [NEGATIVE_TWEET, POSITIVE_TWEET, "the crew lost my luggage"])
@@ -134,3 +138,37 @@ def test_a_tampered_model_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
     (bundle / MODEL_FILE).write_bytes((bundle / MODEL_FILE).read_bytes() + b"\x00")
     with pytest.raises(BundleError, match="sha256"):
         Predictor(bundle)
+
+
+# --- evidence: no verdict without something the model knows
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "@someone",
+        "@someone @other https://t.co/abc",
+        "الرحلة تأخرت ثلاث ساعات والخدمة سيئة جدا",  # an untranslated Arabic complaint
+        "उड़ान तीन घंटे देर से है",  # Hindi
+    ],
+)
+def test_a_text_without_evidence_is_unknown(predictor: Predictor, text: str) -> None:
+    (prediction,) = predictor.predict([text])
+    assert prediction.label == "unknown"
+    assert not prediction.evidence.has_evidence
+    assert 0.0 <= prediction.negative_probability <= 1.0  # still what the model computed
+
+
+def test_a_text_with_evidence_gets_a_verdict(predictor: Predictor) -> None:
+    (prediction,) = predictor.predict([NEGATIVE_TWEET])
+    assert prediction.label in ("negative", "positive")
+    assert prediction.evidence.known_terms
+
+
+def test_explanation_terms_are_in_the_tweet_or_name_their_source(predictor: Predictor) -> None:
+    """A term not written in the tweet (slang, contraction, emoji token) says where it came from."""
+    text = f"{NEGATIVE_TWEET} can't 😡"
+    for term in predictor.explain(text, limit=50):
+        written = all(token in text.lower() for token in term.term.split())
+        assert written or (term.source and term.source in text), term

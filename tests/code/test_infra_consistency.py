@@ -42,6 +42,7 @@ LOCAL_ONLY = {
     "TRANSLATOR_URL": "tests point translation at a local stand-in; Azure uses the real service",
     "LOGS_QUERY_ENDPOINT": "tests point the harvest at loopback; Azure uses the public endpoint",
     "TELEMETRY_EXPORTER": "local span export; in Azure the Functions worker exports (PYTHON_*)",
+    "PREDICTION_EVENTS_PATH": "the local prediction-event store is off in Azure (MAX = 0)",
 }
 
 # App settings the Functions platform or the Azure SDKs read, not our Settings class.
@@ -53,6 +54,7 @@ PLATFORM_SETTINGS = {
     "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "the Python worker exports to App Insights",
     "PYTHON_ENABLE_OPENTELEMETRY": "the Python worker emits OpenTelemetry",
     "AZURE_CLIENT_ID": "DefaultAzureCredential picks the app identity",
+    "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "the host's own request body cap (bytes)",
 }
 
 # Flex Consumption takes these from functionAppConfig.runtime and rejects them as app settings.
@@ -192,11 +194,40 @@ def test_local_settings_example_is_valid_for_settings_and_holds_no_secret():
     Settings.model_validate(fields)
 
 
-# --- the alert and the harvest run the same KQL file -----------------------------------------
-def _alert_query_path() -> Path:
+# --- the alerts run the KQL files of shared/queries as they are ------------------------------
+QUERIES = ROOT / "shared" / "queries"
+ALERT_FILES = {
+    "incorrect_predictions.kql",
+    "bad_buzz.kql",
+    "loop_harvest.kql",
+    "loop_retrain.kql",
+    "model_health.kql",
+}
+WORKBOOK_FILES = {
+    "workbook_predictions.kql",
+    "workbook_feedback.kql",
+    "workbook_model_version.kql",
+    "workbook_loop_runs.kql",
+}
+
+
+def _loaded_query_paths() -> list[Path]:
     paths = re.findall(r"loadTextContent\('([^']+)'\)", MONITORING_BICEP.read_text())
-    assert len(paths) == 1, paths
-    return (MONITORING_BICEP.parent / paths[0]).resolve()
+    return [(MONITORING_BICEP.parent / path).resolve() for path in paths]
+
+
+def _alert_query_path() -> Path:
+    text = MONITORING_BICEP.read_text()
+    match = re.search(r"^var incorrectPredictionsQuery = loadTextContent\('([^']+)'\)", text, re.M)
+    assert match, "incorrectPredictionsQuery must load a KQL file"
+    return (MONITORING_BICEP.parent / match.group(1)).resolve()
+
+
+def test_monitoring_loads_every_alert_and_workbook_query_and_they_exist():
+    loaded = _loaded_query_paths()
+    assert len(loaded) == len(set(loaded)), "a KQL file is loaded twice"
+    assert {path.name for path in loaded} == ALERT_FILES | WORKBOOK_FILES
+    assert all(path.is_file() and path.parent == QUERIES.resolve() for path in loaded)
 
 
 def test_alert_loads_the_shared_kql_file():
@@ -207,20 +238,28 @@ def test_alert_loads_the_shared_kql_file():
 
 
 def test_harvester_runs_the_same_kql_file():
-    if importlib.util.find_spec("shared.feedback.sources") is None:
-        pytest.skip(
-            "shared/feedback/sources.py (QUERY_PATH) does not exist yet; the Bicep half is checked"
-        )
-    harvest = importlib.import_module("shared.feedback.sources")
-    query_path = Path(harvest.QUERY_PATH)
+    module = next(
+        (name for name in ("shared.feedback.sources", "shared.harvest") if _importable(name)),
+        None,
+    )
+    if module is None:
+        pytest.skip("no harvest module with QUERY_PATH yet; the Bicep half is checked")
+    query_path = Path(importlib.import_module(module).QUERY_PATH)
     if not query_path.is_absolute():
         query_path = ROOT / query_path
     assert query_path.resolve() == _alert_query_path()
 
 
-def test_alert_is_more_than_5_flags_in_5_minutes_with_its_own_identity():
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def test_alert_is_more_than_5_flags_in_5_minutes_with_the_alerts_identity():
     text = MONITORING_BICEP.read_text()
-    rule_start = r"^resource \w+ 'Microsoft\.Insights/scheduledQueryRules@"
+    rule_start = r"^resource incorrectPredictionsAlert 'Microsoft\.Insights/scheduledQueryRules@"
     rule = "\n".join(_object_block(text, rule_start))
     assert "evaluationFrequency: 'PT5M'" in rule
     assert "windowSize: 'PT5M'" in rule
@@ -229,10 +268,71 @@ def test_alert_is_more_than_5_flags_in_5_minutes_with_its_own_identity():
     assert "threshold: incorrectPredictionThreshold" in rule
     assert bicep_params(MONITORING_BICEP)["incorrectPredictionThreshold"] == "5"
     assert "incorrectPredictionThreshold" not in MAIN_BICEP.read_text()
-    assert "type: 'SystemAssigned'" in rule
+    assert "type: 'UserAssigned'" in rule
+    assert "'${alertsIdentityId}': {}" in rule
     assert "query: incorrectPredictionsQuery" in rule
     assert "actionGroup.id" in rule
     assert re.search(r"emailAddress: alertEmail", text)
+
+
+def _loop_alerts() -> list[dict[str, str]]:
+    """The entries of `var loopAlerts = [ {...} ... ]`: key -> raw value."""
+    block = _array_block(MONITORING_BICEP.read_text(), r"^var loopAlerts = \[")
+    entries, current = [], {}
+    for line in block:
+        if line.strip() == "{":
+            current = {}
+        elif line.strip() == "}":
+            entries.append(current)
+        elif match := re.match(r"^\s+(\w+): (.+)$", line):
+            current[match.group(1)] = match.group(2)
+    return entries
+
+
+def _array_block(text: str, opening: str) -> list[str]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(opening, line))
+    depth = 0
+    for end in range(start, len(lines)):
+        code = _code_only(lines[end])
+        depth += code.count("[") - code.count("]")
+        if depth == 0:
+            return lines[start + 1 : end]
+    raise AssertionError(f"unbalanced brackets after {opening!r}")
+
+
+def test_loop_and_buzz_alerts_cover_the_issue_and_go_to_the_action_group():
+    alerts = {entry["name"].strip("'"): entry for entry in _loop_alerts()}
+    assert set(alerts) == {"bad-buzz", "harvest", "retrain", "model-health"}
+    expected_files = {
+        "bad-buzz": "bad_buzz.kql",
+        "harvest": "loop_harvest.kql",
+        "retrain": "loop_retrain.kql",
+        "model-health": "model_health.kql",
+    }
+    for name, entry in alerts.items():
+        assert entry["query"] == f"loadTextContent('../../shared/queries/{expected_files[name]}')"
+        # a log search alert sees at most 2 days: the override never asks for more
+        assert entry["timeRange"] in {"''", "'P2D'"}, name
+    assert alerts["bad-buzz"]["frequency"] == alerts["bad-buzz"]["window"] == "'PT15M'"
+    assert alerts["bad-buzz"]["timeRange"] == "'P2D'", "the baseline is the day before"
+    assert alerts["harvest"]["timeRange"] == "'P2D'", "the weekly check looks back to Monday"
+    rule = "\n".join(_array_block(MONITORING_BICEP.read_text(), r"^resource loopAlertRules "))
+    assert "for rule in loopAlerts" in rule
+    assert "threshold: 0" in rule
+    assert "operator: 'GreaterThan'" in rule
+    assert "actionGroup.id" in rule
+    assert "'${alertsIdentityId}': {}" in rule
+
+
+def test_workbook_charts_every_workbook_query():
+    text = MONITORING_BICEP.read_text()
+    workbook = "\n".join(_object_block(text, r"^resource workbook 'Microsoft\.Insights/workbooks@"))
+    assert "for (chart, i) in workbookCharts" in workbook
+    assert "sourceId: workspace.id" in workbook
+    charts = "\n".join(_array_block(text, r"^var workbookCharts = \["))
+    for name in WORKBOOK_FILES:
+        assert f"shared/queries/{name}" in charts
 
 
 # --- hardening the brief asks for -----------------------------------------------------------
@@ -271,6 +371,82 @@ def test_role_definition_ids_are_the_built_in_roles_named():
     assert declared == BUILT_IN_ROLES
     guids = set(re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text))
     assert guids == set(BUILT_IN_ROLES.values()), "role ids outside the named table"
+
+
+def _assignments(text: str) -> list[tuple[str, str, str]]:
+    """(scope, role name, principal) of every role assignment in rbac.bicep."""
+    found = re.findall(
+        r"scope: ([\w\[\]]+)\s+properties: \{\s+roleDefinitionId: "
+        r"subscriptionResourceId\([^)]*roles\.(\w+)\)\s+principalId: (\w+)",
+        text,
+    )
+    assert found
+    return found
+
+
+def test_each_principal_has_exactly_the_roles_the_design_says():
+    found = sorted(_assignments(RBAC_BICEP.read_text()))
+    assert found == sorted(
+        [
+            ("hostContainers[i]", "storageBlobDataOwner", "hostPrincipalId"),
+            ("deploymentContainer", "storageBlobDataContributor", "hostPrincipalId"),
+            ("applicationInsights", "monitoringMetricsPublisher", "hostPrincipalId"),
+            ("modelsContainer", "storageBlobDataReader", "appPrincipalId"),
+            ("feedbackContainer", "storageBlobDataContributor", "appPrincipalId"),
+            ("workspace", "logAnalyticsReader", "appPrincipalId"),
+            ("apiKeySecret", "keyVaultSecretsUser", "appPrincipalId"),
+            ("dispatchTokenSecret", "keyVaultSecretsUser", "appPrincipalId"),
+            ("feedbackTokenKeySecret", "keyVaultSecretsUser", "appPrincipalId"),
+            ("workspace", "logAnalyticsReader", "alertsPrincipalId"),
+            ("modelsContainer", "storageBlobDataContributor", "retrainPrincipalId"),
+            ("feedbackContainer", "storageBlobDataContributor", "retrainPrincipalId"),
+            ("applicationInsights", "monitoringMetricsPublisher", "retrainPrincipalId"),
+        ]
+    )
+    assert "scope: storage\n" not in RBAC_BICEP.read_text(), "no role on the whole account"
+
+
+def test_host_containers_are_created_and_passed_to_both_modules():
+    main = MAIN_BICEP.read_text()
+    assert re.search(
+        r"var hostContainerNames = \[\s+'azure-webjobs-hosts'\s+'azure-webjobs-secrets'", main
+    )
+    assert main.count("hostContainerNames: hostContainerNames") == 2
+    storage = (INFRA / "app" / "storage.bicep").read_text()
+    assert "feedbackContainerName], hostContainerNames)" in storage
+
+
+def test_github_access_delegates_only_the_roles_rbac_assigns():
+    text = (INFRA / "github" / "access-rg.bicep").read_text()
+    delegable = set(re.search(r"var delegableRoles = '([^']+)'", text).group(1).split(", "))
+    assert delegable == set(BUILT_IN_ROLES.values())
+    assert "condition: delegationCondition" in text
+    assert "conditionVersion: '2.0'" in text
+    access = (INFRA / "github" / "access.bicep").read_text()
+    what_if = "\n".join(_object_block(access, r"^resource whatIfRole "))
+    actions = set(re.findall(r"^\s+'([^']+)'$", what_if, re.MULTILINE)) - {"subscription().id"}
+    assert actions == {
+        "*/read",
+        "Microsoft.Resources/deployments/whatIf/action",
+        "Microsoft.Resources/deployments/validate/action",
+    }
+    assert "Owner'" not in access + text
+
+
+def test_host_request_body_limit_is_the_api_cap_or_more_and_at_most_1_mib():
+    from shared.api.middleware import MAX_BODY_BYTES
+    from shared.api.schemas import MAX_BATCH_ITEMS, MAX_TEXT_CHARS
+
+    default = bicep_params(API_BICEP)["requestBodyLimitBytes"]
+    limit = int(default)
+    # worst case of a valid body: every character a JSON-escaped surrogate pair (12 bytes)
+    worst_valid = len('{"texts":[]}') + MAX_BATCH_ITEMS * (MAX_TEXT_CHARS * 12 + 3)
+    assert limit >= MAX_BODY_BYTES
+    assert limit >= worst_valid
+    assert limit <= 1024 * 1024
+    assert (
+        bicep_app_settings()["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] == "string(requestBodyLimitBytes)"
+    )
 
 
 def test_app_identity_cannot_write_models():

@@ -1,4 +1,5 @@
-"""One KQL file, two users: the harvest (wrapped, paged) and the Bicep alert (the file as is).
+"""Two KQL files: the harvest's (both kinds, wrapped and paged) and the Bicep alert's (the file
+as is: the harvest's query plus one line that keeps corrections only).
 
 Both are parsed by Microsoft's Kusto language service (tests/kusto, an npm package) against the
 AppTraces schema from the Azure Monitor reference, so a typo in a column, a function or the
@@ -17,9 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from shared.feedback.event import EVENT_NAME, PROPERTIES
+from shared.feedback.event import EVENT_NAME, KIND_CORRECTION, KINDS, PROPERTIES
 from shared.feedback.records import Watermark
-from shared.feedback.sources import QUERY_PATH, build_harvest_query, load_query
+from shared.feedback.sources import (
+    ALERT_QUERY_PATH,
+    HARVEST_QUERY_PATH,
+    QUERY_PATH,
+    build_harvest_query,
+    load_query,
+)
 
 pytestmark = pytest.mark.code
 
@@ -66,7 +73,7 @@ def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict
     for name, path in paths.items():
         path.write_text(QUERIES[name](), encoding="utf-8")
     completed = subprocess.run(
-        [node, str(CHECKER), str(QUERY_PATH), *map(str, paths.values())],
+        [node, str(CHECKER), str(QUERY_PATH), str(HARVEST_QUERY_PATH), *map(str, paths.values())],
         capture_output=True,
         text=True,
         cwd=KUSTO_DIR,
@@ -76,11 +83,16 @@ def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict
     assert completed.returncode == 1, completed.stderr  # the broken ones must fail the run
     report = json.loads(completed.stdout)
     by_name = {name: report[str(path)] for name, path in paths.items()}
-    return {"alert_file": report[str(QUERY_PATH)], **by_name}
+    return {
+        "alert_file": report[str(QUERY_PATH)],
+        "harvest_file": report[str(HARVEST_QUERY_PATH)],
+        **by_name,
+    }
 
 
-def test_the_alert_query_file_has_no_diagnostics(diagnostics: dict[str, list[dict]]) -> None:
-    assert diagnostics["alert_file"] == []
+@pytest.mark.parametrize("name", ["alert_file", "harvest_file"])
+def test_the_query_files_have_no_diagnostics(diagnostics: dict[str, list[dict]], name: str) -> None:
+    assert diagnostics[name] == []
 
 
 @pytest.mark.parametrize("name", ["harvest_fresh", "harvest_seen_ids"])
@@ -105,6 +117,25 @@ def test_a_broken_query_is_caught(
     assert diagnostics[name], f"{name} should have a diagnostic"
     if expected:
         assert any(expected in d["message"] for d in diagnostics[name])
+
+
+def code_lines(path: Path) -> list[str]:
+    return [
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("//")
+    ]
+
+
+def test_the_alert_is_the_harvest_query_keeping_corrections_only() -> None:
+    """The Bicep alert counts corrections; the harvest reads both kinds, apart (`kind`)."""
+    assert QUERY_PATH == ALERT_QUERY_PATH
+    assert code_lines(ALERT_QUERY_PATH) == [
+        *code_lines(HARVEST_QUERY_PATH),
+        f"| where ['kind'] == \"{KIND_CORRECTION}\"",
+    ]
+    harvest = load_query()
+    assert "kind" in re.search(r"^\| project (.*)", harvest, re.MULTILINE | re.DOTALL).group(1)
+    assert f'coalesce(tostring(Properties["kind"]), "{KIND_CORRECTION}")' in harvest
+    assert set(KINDS) == {"correction", "confirmation"}
 
 
 def test_the_query_reads_the_properties_the_event_defines() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.bundle import LABEL_NAMES, MANIFEST_FILE, MODEL_FILE
+from shared import model_loader
 from shared.model_loader import ModelHolder
 from shared.model_store import ModelStore
 from shared.settings import Settings
@@ -360,3 +361,115 @@ def test_cold_start_loads_once_for_concurrent_first_requests(
     assert all(result is results[0] for result in results)
     assert results[0].version == "v1"
     assert objects.model_reads - reads_before == 1  # one download, whoever came first
+
+
+# --- a store that accepts the call and never answers: every wait has a total deadline
+
+
+class HangingObjects(SwitchableObjects):
+    """`get` blocks while `hang` is set (the SDK waiting on a silent socket), until released."""
+
+    def __init__(self, inner: ObjectStore, hang_models_only: bool = False) -> None:
+        super().__init__(inner)
+        self.hang = threading.Event()
+        self.release = threading.Event()
+        self.hang_models_only = hang_models_only
+
+    def get(self, name: str):
+        if self.hang.is_set() and (name.endswith(MODEL_FILE) or not self.hang_models_only):
+            self.release.wait(30)
+        return super().get(name)
+
+    def etag(self, name: str):
+        if self.hang.is_set() and not self.hang_models_only:
+            self.release.wait(30)
+        return self.inner.etag(name)
+
+
+BUDGET = 0.5
+
+
+@pytest.fixture
+def short_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_loader, "STORE_BUDGET_SECONDS", BUDGET)
+
+
+def timed_get(holder: ModelHolder):
+    started = time.monotonic()
+    model = holder.get()
+    return model, time.monotonic() - started
+
+
+def test_a_silent_store_at_cold_start_serves_the_default_within_the_budget(
+    settings, tmp_path, real_bundles, short_budget
+) -> None:
+    objects = HangingObjects(LocalObjectStore(tmp_path / "models"))
+    store = ModelStore(objects)
+    store.publish(real_bundles["v1"])
+    objects.hang.set()
+    try:
+        holder = ModelHolder(settings, store)
+        model, elapsed = timed_get(holder)
+        health = holder.health()
+        assert (model.version, model.source) == ("tiny-1", "default")
+        assert elapsed < BUDGET + 1.0, elapsed  # the budget, then loading the shipped bundle
+        assert (health["status"], health["store"]) == ("degraded", "unreachable")
+        assert "did not answer" in health["detail"]
+        holder.refresh()  # the first call still hangs in the background: no queueing behind it
+        assert "busy" in holder.health()["detail"]
+    finally:
+        objects.hang.clear()
+        objects.release.set()
+    wait_until(lambda: "busy" not in str(refreshed_detail(holder)))
+    assert holder.get().version == "v1"
+
+
+def refreshed_detail(holder: ModelHolder) -> str | None:
+    holder.refresh()
+    return holder.health()["detail"]
+
+
+def test_a_silent_download_at_cold_start_serves_the_default_then_the_cached_champion(
+    settings, tmp_path, real_bundles, short_budget
+) -> None:
+    """The pointer answers, the model download does not: default now, champion once it lands."""
+    objects = HangingObjects(LocalObjectStore(tmp_path / "models"), hang_models_only=True)
+    store = ModelStore(objects)
+    store.publish(real_bundles["v1"])
+    objects.hang.set()
+    holder = ModelHolder(settings, store)
+    model, elapsed = timed_get(holder)
+    assert (model.version, model.source) == ("tiny-1", "default")
+    assert elapsed < BUDGET + 1.0, elapsed
+    objects.hang.clear()
+    objects.release.set()  # the abandoned download finishes in the background, into the cache
+    wait_until(lambda: (settings.MODEL_CACHE_DIR / "v1" / MANIFEST_FILE).is_file())
+    reads = objects.model_reads
+    holder.refresh()
+    assert (holder.get().version, holder.health()["status"]) == ("v1", "ok")
+    assert objects.model_reads == reads  # served from the cache, not downloaded again
+
+
+def test_a_silent_store_during_refresh_costs_one_request_the_budget(
+    settings, tmp_path, real_bundles, short_budget
+) -> None:
+    objects = HangingObjects(LocalObjectStore(tmp_path / "models"))
+    store = ModelStore(objects)
+    store.publish(real_bundles["v1"])
+    holder = ModelHolder(settings, store)
+    assert holder.get().version == "v1"
+    objects.hang.set()
+    try:
+        started = time.monotonic()
+        holder.refresh()
+        elapsed = time.monotonic() - started
+        health = holder.health()
+    finally:
+        objects.hang.clear()
+        objects.release.set()
+    assert elapsed < BUDGET + 0.5, elapsed
+    assert (health["model_version"], health["status"], health["store"]) == (
+        "v1",
+        "degraded",
+        "unreachable",
+    )

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from shared.bundle import MODEL_FILE, BundleError, read_manifest, verify_bundle, write_manifest
-from shared.model_store import CHAMPION_NAME, ModelStore, open_model_store
+from shared.bundle import (
+    MODEL_FILE,
+    BundleError,
+    read_manifest,
+    sha256_file,
+    verify_bundle,
+    write_manifest,
+)
+from shared.model_store import CHAMPION_NAME, ChampionChanged, ModelStore, open_model_store
 from shared.settings import Settings
 from shared.storage import (
     LocalObjectStore,
@@ -57,6 +64,32 @@ class CrashingObjects:
 def copy_bundle(source: Path, dest: Path) -> Path:
     shutil.copytree(source, dest)
     return dest
+
+
+def damage_stored_model(objects: ObjectStore, version: str, how: str) -> None:
+    """Bit rot in the store: `truncated` halves model.onnx, `tampered` flips one byte."""
+    name = f"{version}/{MODEL_FILE}"
+    data = objects.get(name).data
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        middle = len(data) // 2
+        data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+    objects.put(name, data)
+
+
+def vouched_garbage_bundle(source: Path, dest: Path) -> Path:
+    """A bundle whose manifest vouches for a model.onnx that is not a model: sha256 passes."""
+    bundle = copy_bundle(source, dest)
+    (bundle / MODEL_FILE).write_bytes(b"\x08\x07 not an onnx graph")
+    manifest = read_manifest(bundle)
+    write_manifest(
+        bundle, manifest.model_copy(update={"model_sha256": sha256_file(bundle / MODEL_FILE)})
+    )
+    return bundle
+
+
+TRUNCATED_POINTERS = [b'{"version": "v2", "prev', b"", b'{"previous": []}', b"\xff\xfe"]
 
 
 class ObjectStoreContract:
@@ -263,6 +296,224 @@ class ModelStoreContract:
     def test_invalid_version_names_are_refused(self, store, tmp_path) -> None:
         with pytest.raises(ValueError, match="invalid model version"):
             store.download("../etc", tmp_path / "x")
+
+    # --- every pointer move verifies its target (sha256 + onnxruntime) ------------------------
+
+    def test_publish_refuses_a_vouched_model_that_does_not_load(
+        self, store, real_bundles, tmp_path
+    ) -> None:
+        store.publish(real_bundles["v1"])
+        garbage = vouched_garbage_bundle(real_bundles["v2"], tmp_path / "garbage")
+        verify_bundle(garbage)  # the sums alone would let it through
+        with pytest.raises(BundleError, match="does not load and score in onnxruntime"):
+            store.publish(garbage)
+        assert (store.read_champion().version, store.list_versions()) == ("v1", ["v1"])
+
+    @pytest.mark.parametrize("damage", ["truncated", "tampered"])
+    def test_rollback_refuses_a_damaged_previous_champion(
+        self, objects, store, real_bundles, damage
+    ) -> None:
+        store.publish(real_bundles["v1"])
+        store.publish(real_bundles["v2"])
+        damage_stored_model(objects, "v1", damage)
+        before = store.read_champion()
+        with pytest.raises(BundleError, match=r"previous champion version v1: .*sha256.*--to"):
+            store.rollback()
+        after = store.read_champion()
+        assert (after.version, after.etag, after.history) == ("v2", before.etag, before.history)
+
+    def test_rollback_to_a_damaged_version_is_refused(self, objects, store, real_bundles) -> None:
+        for version in VERSIONS:
+            store.publish(real_bundles[version])
+        damage_stored_model(objects, "v1", "truncated")
+        with pytest.raises(BundleError, match=r"v1: .*sha256"):
+            store.rollback(to="v1")
+        with pytest.raises(BundleError, match=r"v1: .*sha256"):
+            store.set_champion("v1")
+        assert store.read_champion().version == "v3"
+        assert store.rollback(to="v2").version == "v2"  # a good target still works
+
+    def test_rollback_to_an_unknown_version_lists_the_stored_ones(
+        self, store, real_bundles
+    ) -> None:
+        store.publish(real_bundles["v1"])
+        with pytest.raises(StorageError, match=r"no published version v9 \(stored: v1\)"):
+            store.rollback(to="v9")
+
+    # --- history is never lost ------------------------------------------------------------------
+
+    def test_rollback_keeps_the_version_rolled_back_from(self, store, real_bundles) -> None:
+        for version in VERSIONS:
+            store.publish(real_bundles[version])
+        pointer = store.rollback()
+        assert (pointer.version, pointer.previous) == ("v2", ["v1"])
+        latest = pointer.history[0]
+        assert (latest.action, latest.version, latest.replaced) == ("rollback", "v2", "v3")
+        assert store.list_versions() == list(VERSIONS)
+        back = store.rollback(to="v3")  # the version rolled back from can come back
+        assert (back.version, back.previous) == ("v3", ["v2", "v1"])
+
+    def test_history_records_every_move_newest_first(self, store, real_bundles) -> None:
+        for version in VERSIONS:
+            store.publish(real_bundles[version])
+        store.rollback()
+        store.rollback()
+        store.set_champion("v3")
+        moves = [(e.action, e.version, e.replaced) for e in store.read_champion().history]
+        assert moves == [
+            ("promote", "v3", "v1"),
+            ("rollback", "v1", "v2"),
+            ("rollback", "v2", "v3"),
+            ("publish", "v3", "v2"),
+            ("publish", "v2", "v1"),
+            ("publish", "v1", None),
+        ]
+
+    def test_a_pointer_without_history_still_reads_and_gains_one(
+        self, objects, store, real_bundles
+    ) -> None:
+        store.publish(real_bundles["v1"], make_champion=False)
+        objects.put(CHAMPION_NAME, b'{"version": "v1", "previous": []}')  # written by older code
+        store.publish(real_bundles["v2"])
+        pointer = store.read_champion()
+        assert (pointer.version, pointer.previous, len(pointer.history)) == ("v2", ["v1"], 1)
+
+    # --- a corrupt pointer can always be recovered ------------------------------------------
+
+    @pytest.mark.parametrize(
+        "content", TRUNCATED_POINTERS, ids=["cut", "empty", "no-version", "binary"]
+    )
+    def test_publish_over_a_corrupt_pointer(self, objects, store, real_bundles, content) -> None:
+        store.publish(real_bundles["v1"])
+        store.publish(real_bundles["v2"])
+        objects.put(CHAMPION_NAME, content)
+        with pytest.raises(StorageError, match=r"not valid.*bad-buzz repair"):
+            store.read_champion()
+        store.publish(real_bundles["v3"])
+        pointer = store.read_champion()
+        assert (pointer.version, pointer.previous) == ("v3", ["v2", "v1"])
+        assert "replaced an invalid champion.json" in pointer.history[0].note
+
+    def test_rollback_over_a_corrupt_pointer_needs_a_target(
+        self, objects, store, real_bundles
+    ) -> None:
+        store.publish(real_bundles["v1"])
+        store.publish(real_bundles["v2"])
+        objects.put(CHAMPION_NAME, TRUNCATED_POINTERS[0])
+        with pytest.raises(StorageError, match=r"previous champion is unknown.*stored: v1, v2"):
+            store.rollback()
+        assert objects.get(CHAMPION_NAME).data == TRUNCATED_POINTERS[0]  # nothing written
+        assert store.rollback(to="v1").version == "v1"
+        assert store.read_champion().previous == ["v2"]
+
+    def test_repair_rebuilds_a_corrupt_pointer_from_verified_bundles(
+        self, objects, store, real_bundles
+    ) -> None:
+        for version in VERSIONS:
+            store.publish(real_bundles[version])
+        damage_stored_model(objects, "v3", "tampered")
+        objects.put(CHAMPION_NAME, TRUNCATED_POINTERS[0])
+        result = store.repair()
+        assert result.changed
+        assert list(result.skipped) == ["v3"]  # newest, but it cannot serve
+        assert (result.pointer.version, store.read_champion().version) == ("v2", "v2")
+        assert "not valid" in result.pointer.history[0].note
+        assert "skipped v3" in result.pointer.history[0].note
+
+    def test_repair_moves_off_a_champion_that_cannot_serve(
+        self, objects, store, real_bundles
+    ) -> None:
+        for version in VERSIONS:
+            store.publish(real_bundles[version])
+        damage_stored_model(objects, "v3", "truncated")
+        result = store.repair()
+        assert (result.pointer.version, list(result.skipped)) == ("v2", ["v3"])
+        event = store.read_champion().history[0]
+        assert (event.action, event.replaced) == ("repair", "v3")
+
+    def test_repair_leaves_a_good_pointer_alone(self, store, real_bundles) -> None:
+        store.publish(real_bundles["v1"])
+        store.publish(real_bundles["v2"])
+        before = store.read_champion()
+        result = store.repair()
+        assert not result.changed
+        assert store.read_champion() == before
+        assert store.champion_etag() == before.etag
+
+    def test_repair_recreates_a_lost_pointer(self, objects, store, real_bundles) -> None:
+        store.publish(real_bundles["v1"])
+        store.publish(real_bundles["v2"])
+        objects.delete(CHAMPION_NAME)
+        result = store.repair()
+        assert (result.pointer.version, result.pointer.previous) == ("v2", ["v1"])
+
+    def test_repair_of_an_empty_store_says_so(self, store) -> None:
+        with pytest.raises(StorageError, match="no stored version can serve"):
+            store.repair()
+        assert store.read_champion() is None
+
+    def test_repair_when_nothing_can_serve_names_each_reason(
+        self, objects, store, real_bundles
+    ) -> None:
+        store.publish(real_bundles["v1"])
+        damage_stored_model(objects, "v1", "truncated")
+        objects.put(CHAMPION_NAME, b"{")
+        with pytest.raises(StorageError, match=r"no stored version can serve.*v1: .*sha256"):
+            store.repair()
+        assert objects.get(CHAMPION_NAME).data == b"{"
+
+    # --- a promotion is conditional on the pointer the gate compared with ---------------------
+
+    def test_read_pointer_gives_the_etag(self, store, real_bundles) -> None:
+        assert store.read_pointer() == (None, None)
+        store.publish(real_bundles["v1"])
+        pointer, etag = store.read_pointer()
+        assert (pointer.version, etag) == ("v1", store.champion_etag())
+
+    def test_promote_with_an_unchanged_pointer(self, store, real_bundles) -> None:
+        store.publish(real_bundles["v1"])
+        _, etag = store.read_pointer()
+        store.publish(real_bundles["v2"], make_champion=False)
+        pointer = store.promote("v2", expected_etag=etag)
+        assert (pointer.version, pointer.previous) == ("v2", ["v1"])
+        assert store.champion_etag() == pointer.etag != etag
+
+    def test_promote_refuses_when_an_operator_rolled_back_meanwhile(
+        self, store, real_bundles
+    ) -> None:
+        store.publish(real_bundles["v1"])
+        store.publish(real_bundles["v2"])
+        _, etag = store.read_pointer()  # the gate compares v3 against v2 ...
+        store.publish(real_bundles["v3"], make_champion=False)
+        store.rollback()  # ... while an operator rolls back to v1
+        with pytest.raises(ChampionChanged, match=r"changed since it was read \(now v1\)"):
+            store.promote("v3", expected_etag=etag)
+        with pytest.raises(ChampionChanged):
+            store.publish(real_bundles["v3"], expected_etag=etag)
+        assert store.read_champion().version == "v1"
+
+    def test_only_one_of_two_gates_with_the_same_etag_wins(self, store, real_bundles) -> None:
+        store.publish(real_bundles["v1"])
+        store.publish(real_bundles["v2"], make_champion=False)
+        store.publish(real_bundles["v3"], make_champion=False)
+        _, etag = store.read_pointer()
+        outcomes: dict[str, str] = {}
+
+        def gate(version: str) -> None:
+            try:
+                store.promote(version, expected_etag=etag)
+                outcomes[version] = "promoted"
+            except ChampionChanged:
+                outcomes[version] = "refused"
+
+        threads = [threading.Thread(target=gate, args=(v,)) for v in ("v2", "v3")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes.values()) == ["promoted", "refused"]
+        winner = next(v for v, outcome in outcomes.items() if outcome == "promoted")
+        assert store.read_champion().version == winner
 
 
 class TestLocalObjectStore(ObjectStoreContract):

@@ -14,12 +14,15 @@ from shared.lexicons import contractions, slang
 from shared.normalise import (
     DEFAULT_OPTIONS,
     MAX_OUTPUT_CHARS,
+    MAX_REPAIR_ROUNDS,
     NORMALISER_VERSION,
     STEPS,
     NormaliserOptions,
+    is_english,
     normalise_text,
     normalise_texts,
     prepare_for_vader,
+    repair_text,
 )
 
 pytestmark = pytest.mark.code
@@ -307,7 +310,7 @@ def test_vader_text_keeps_case_punctuation_and_emoticons() -> None:
 
 def test_vader_text_repairs_and_cleans() -> None:
     text = "donï¿½t\x00go\u200b @bob http://x.co I ❤️ it SOOOO much"
-    assert prepare_for_vader(text) == "don't go I ❤️ it SOO much"
+    assert prepare_for_vader(text) == "don't go I ❤ it SOO much"  # the canonical ❤
 
 
 @given(st.one_of(any_unicode, tweet_like))
@@ -323,3 +326,84 @@ def test_vader_scores_the_prepared_text() -> None:
     angry = analyser.polarity_scores(prepare_for_vader(UNITED))["compound"]
     calm = analyser.polarity_scores(prepare_for_vader(UNITED.lower().replace("!", "")))["compound"]
     assert angry < calm < 0
+
+
+def test_vader_text_is_stable() -> None:
+    for text in (UNITED, SO_GOOD, "I ❤️ it 👍🏽 D: :(((( &amp;amp;lt;3", "canÃ¢â‚¬â„¢t"):
+        once = prepare_for_vader(text)
+        assert prepare_for_vader(once) == once
+
+
+# --- repair: entities and layered mojibake, until nothing changes -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("broken", "clean"),
+    [
+        ("canÃ¢â‚¬â„¢t believe it", "can’t believe it"),  # UTF-8 read as cp1252, twice
+        ("canâ€™t believe it", "can’t believe it"),  # once
+        ("&amp;amp;amp;lt;3", "<3"),  # escaped three times
+        ("&amp;lt;3 cafÃ©", "<3 café"),
+        ("Fish &amp;amp; chips", "Fish & chips"),
+    ],
+)
+def test_repaired_text_normalises_like_the_clean_text(broken: str, clean: str) -> None:
+    assert repair_text(broken) == clean
+    assert normalise_text(broken) == normalise_text(clean)
+    assert prepare_for_vader(broken) == prepare_for_vader(clean)
+
+
+def test_issue_examples_of_repair() -> None:
+    assert normalise_text("canÃ¢â‚¬â„¢t believe it") == "can not believe it"
+    assert normalise_text("&amp;amp;amp;lt;3") == normalise_text("<3") == "<emo_pos>"
+
+
+def test_repair_is_bounded() -> None:
+    deep = "&" + "amp;" * (MAX_REPAIR_ROUNDS + 3) + "lt;3"
+    assert repair_text(deep).startswith("&")  # it stops, it does not loop
+    assert normalise_text(deep) == normalise_text(normalise_text(deep))
+
+
+@given(st.one_of(st.text(), any_unicode, tweet_like))
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+def test_normalising_and_preparing_twice_change_nothing(text: str) -> None:
+    once = normalise_text(text)
+    assert normalise_text(once) == once
+    prepared = prepare_for_vader(text)
+    assert prepare_for_vader(prepared) == prepared
+
+
+# --- language: English-only steps on English text only ----------------------------------------
+
+SPANISH = "¡Excelente vuelo! El personal fue muy amable y llegamos a tiempo"
+
+
+def test_spanish_is_not_read_through_the_english_slang_table() -> None:
+    words = normalise_text(SPANISH, language="es").split()
+    assert "y" in words
+    assert "why" not in words
+    assert words == "excelente vuelo el personal fue muy amable y llegamos a tiempo".split()
+
+
+@pytest.mark.parametrize("language", ["en", "en-GB", "EN", "und", None])
+def test_english_and_unknown_text_keeps_the_english_steps(language: str | None) -> None:
+    assert normalise_text("u r gr8, can't wait", language=language) == (
+        "you are great can not wait"
+    )
+
+
+@pytest.mark.parametrize("language", ["es", "fr", "fr-CA", "ar", "pt"])
+def test_other_languages_skip_slang_and_contractions(language: str) -> None:
+    assert normalise_text("u r gr8, can't wait :(", language=language) == (
+        "u r gr8 cant wait <emo_neg>"
+    )
+    assert is_english(language) is False
+
+
+def test_default_language_is_english() -> None:
+    assert normalise_text(SPANISH) == normalise_text(SPANISH, language="en")
+    assert "why" in normalise_text(SPANISH).split()  # training data is English; say otherwise
+
+
+def test_batch_passes_the_language_through() -> None:
+    assert normalise_texts([SPANISH], language="es") == [normalise_text(SPANISH, language="es")]

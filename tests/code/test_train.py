@@ -241,6 +241,7 @@ def test_manifest_records_metrics_parity_and_lineage(job: JobRun) -> None:
     assert manifest.threshold == job.summary["candidates"]["tfidf_lr_vader"]["threshold"]
     assert {"test_accuracy", "val_accuracy", "test_airline_accuracy"} <= set(manifest.metrics)
     assert "test_rows" not in manifest.metrics
+    assert manifest.metrics["test_n"] == job.report["splits"]["test"]["rows"]
     assert manifest.metrics["parity_max_abs_diff"] <= PARITY_TOLERANCE
     assert manifest.metrics["parity_label_flips"] == 0.0
     assert manifest.metrics["onnx_bytes"] > 0

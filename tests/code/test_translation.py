@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -12,14 +13,17 @@ import pytest
 from shared.settings import Settings
 from shared.translation import (
     MAX_TIMEOUT_SECONDS,
+    POOL_WORKERS,
     REASON_DISABLED,
     REASON_ENGLISH,
     REASON_NOTHING,
     REASON_TIMEOUT,
+    REASON_UNCHANGED,
     TranslationResult,
     Translator,
     describe_error,
     make_translator,
+    same_text,
 )
 from tests.utils.translator_stub import TranslatorStub, run_translator_stub
 
@@ -135,22 +139,88 @@ def test_never_raises_on_odd_input(translator: Translator, text: str) -> None:
     assert result.translated == (result.reason is None)
 
 
-def test_library_requests_carry_the_timeout(
-    translator: Translator, monkeypatch: pytest.MonkeyPatch
+def test_a_dripping_server_is_cut_at_the_deadline(stub: TranslatorStub) -> None:
+    """A byte every 0.1 s never trips a per-read timeout: only a whole-call deadline stops it."""
+    stub.mode = "drip"
+    stub.drip_seconds = 0.1
+    translator = Translator(base_url=stub.url, timeout=0.8)
+    started = time.perf_counter()
+    result = translator.translate(FRENCH, "fr")
+    elapsed = time.perf_counter() - started
+    assert result == TranslationResult(FRENCH, translated=False, reason=REASON_TIMEOUT)
+    assert elapsed < 0.8 + 0.3, elapsed
+
+
+def test_dripping_calls_free_every_worker_at_the_deadline(stub: TranslatorStub) -> None:
+    """Once the server answers again, the next call translates: no worker is still held."""
+    stub.mode = "drip"
+    translator = Translator(base_url=stub.url, timeout=0.6)
+    texts = [(f"mot numéro {i}", "fr") for i in range(POOL_WORKERS * 2)]
+    results = translator.translate_many(texts, budget=0.6)
+    assert {r.reason for r in results} == {REASON_TIMEOUT}
+    stub.mode = "translate"
+    time.sleep(0.1)  # the calls' own deadlines have passed by now (0.6 s after they started)
+    started = time.perf_counter()
+    assert translator.translate("vol annulé", "fr").text == "flight cancelled"
+    assert time.perf_counter() - started < 0.5
+    assert stub.request_count <= POOL_WORKERS + 1  # queued calls were cancelled, never sent
+
+
+def test_a_batch_waits_at_most_its_budget(stub: TranslatorStub) -> None:
+    stub.mode = "hang"
+    translator = Translator(base_url=stub.url)
+    started = time.perf_counter()
+    results = translator.translate_many([(f"texte {i}", "fr") for i in range(20)], budget=0.7)
+    elapsed = time.perf_counter() - started
+    assert [r.reason for r in results] == [REASON_TIMEOUT] * 20
+    assert elapsed < 0.7 + 0.3, elapsed
+
+
+def test_async_translation_leaves_the_event_loop_free(stub: TranslatorStub) -> None:
+    """Awaited on the loop: other coroutines keep running while the translator hangs."""
+    stub.mode = "hang"
+    translator = Translator(base_url=stub.url, timeout=0.6)
+
+    async def scenario() -> tuple[list[TranslationResult], int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        results = await translator.translate_many_async([(FRENCH, "fr"), ("en retard", "fr")])
+        ticker.cancel()
+        return results, ticks
+
+    results, ticks = asyncio.run(scenario())
+    assert [r.reason for r in results] == [REASON_TIMEOUT, REASON_TIMEOUT]
+    assert ticks > 20  # the loop ran throughout the 0.6 s wait
+
+
+def test_text_returned_unchanged_is_not_a_translation(
+    translator: Translator, stub: TranslatorStub
 ) -> None:
-    """deep-translator sets no timeout: ours must reach requests, or hung workers pile up."""
-    import requests
+    """The stub answers the text upper-cased with doubled spaces: still no translation."""
+    stub.mode = "unchanged"
+    result = translator.translate("Aéroport  CDG terminal 2", "fr")
+    assert result == TranslationResult("Aéroport  CDG terminal 2", False, REASON_UNCHANGED)
+    assert stub.request_count == 1
 
-    seen: dict[str, Any] = {}
-    real_get = requests.get
 
-    def spy_get(url: str, **kwargs: Any) -> Any:
-        seen.update(kwargs)
-        return real_get(url, **kwargs)
-
-    monkeypatch.setattr(requests, "get", spy_get)
-    assert translator.translate(FRENCH, "fr").translated
-    assert seen["timeout"] == translator.timeout
+@pytest.mark.parametrize(
+    ("original", "answer", "same"),
+    [
+        ("vol annulé", "vol annulé", True),
+        ("Vol  annulé ", "VOL ANNULÉ", True),
+        ("vol annulé", "flight cancelled", False),
+        ("vol annulé", "vol annulée", False),
+    ],
+)
+def test_same_text_ignores_only_case_and_spacing(original: str, answer: str, same: bool) -> None:
+    assert same_text(original, answer) is same
 
 
 def test_concurrent_calls_all_succeed(translator: Translator, stub: TranslatorStub) -> None:
@@ -167,8 +237,10 @@ def test_concurrent_calls_all_succeed(translator: Translator, stub: TranslatorSt
 
 
 def test_worker_side_timeouts_are_timeouts_too() -> None:
+    import httpx
     import requests
 
+    assert describe_error(httpx.ReadTimeout("secret url")) == REASON_TIMEOUT
     assert describe_error(requests.ReadTimeout("secret url")) == REASON_TIMEOUT
     assert describe_error(requests.ConnectTimeout("secret url")) == REASON_TIMEOUT
     assert describe_error(requests.ConnectionError("secret url")) == "error: ConnectionError"

@@ -246,13 +246,19 @@ def test_deploy_smoke_test_masks_the_key_and_needs_a_label():
     assert 'has("label")' in script
 
 
-def test_retrain_runs_weekly_on_dispatch_and_by_hand():
+def test_retrain_runs_weekly_on_workflow_dispatch_and_by_hand():
     retrain = load(WORKFLOW_DIR / "retrain.yml")
     on = triggers(retrain)
     assert on["schedule"][0]["cron"]
-    assert on["repository_dispatch"]["types"] == ["retrain"]
-    assert "workflow_dispatch" in on
+    # the harvester's token needs Actions: write only (CONTRACTS.md), not Contents: write
+    assert "repository_dispatch" not in on
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"request_id", "feedback_count"}
+    for name in inputs:
+        assert inputs[name]["type"] == "string"
+        assert inputs[name]["required"] is False, "a manual run must work without inputs"
     job = retrain["jobs"]["retrain"]
+    assert job["environment"] == "retrain", "its own federated principal, not the deployer's"
     assert _logs_in_with_oidc(job)
     scripts = _scripts(job)
     assert '".[training]"' in scripts
@@ -261,3 +267,32 @@ def test_retrain_runs_weekly_on_dispatch_and_by_hand():
     assert set(env) >= {"MODEL_STORE_ACCOUNT_URL", "MLFLOW_TRACKING_URI"}
     upload = _step_using(job, "actions/upload-artifact")
     assert upload["if"] == "always()"
+
+
+def test_retrain_reports_every_outcome_for_the_alert():
+    job = load(WORKFLOW_DIR / "retrain.yml")["jobs"]["retrain"]
+    report = next(s for s in job["steps"] if "shared.monitoring.run_report" in s.get("run", ""))
+    assert report["if"] == "always()"
+    assert report is job["steps"][-1], "the report must come after everything that can fail"
+    assert report["env"]["RUN_OUTCOME"] == "${{ job.status }}"
+    assert "--job retrain" in report["run"]
+    login = job["steps"].index(_step_using(job, "azure/login"))
+    assert login < job["steps"].index(report)
+
+
+def test_deploy_jobs_use_their_own_environments_and_what_if_gets_no_secret():
+    deploy = load(WORKFLOW_DIR / "deploy.yml")
+    what_if, main = deploy["jobs"]["what-if"], deploy["jobs"]["deploy"]
+    assert what_if["environment"] == "preview"
+    assert main["environment"] == "production"
+    step = next(s for s in what_if["steps"] if "what-if" in s.get("run", ""))
+    assert "secrets." not in yaml.safe_dump(step), "a pull request never sees the real secrets"
+    assert len(step["env"]["BAD_BUZZ_API_KEY"]) >= 32, "main.bicep's @minLength(32)"
+    assert deploy["env"]["AZURE_PRINCIPAL_ID"] == "${{ vars.AZURE_RETRAIN_PRINCIPAL_ID }}"
+
+
+def test_ci_scans_the_infrastructure_with_checkov():
+    ci = load(WORKFLOW_DIR / "ci.yml")
+    scripts = _scripts(ci["jobs"]["iac-scan"])
+    assert "checkov --directory infra --framework bicep" in scripts
+    assert "--skip-download" in scripts, "offline: no call to the vendor's API"

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from tests.integration.conftest import Azurite
 from tests.utils.api_process import ApiProcess
 from tests.utils.feedback_builders import T0, CountingStore, Crash, CrashingStore, crash_points
 from tests.utils.feedback_builders import make_event as make_flag_event
-from tests.utils.loopback_servers import LogAnalyticsServer, LogRow
+from tests.utils.loopback_servers import LogAnalyticsServer, LogRow, SilentSwitch
 from tests.utils.translator_stub import run_translator_stub
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -393,6 +394,242 @@ def test_translation_works_again_once_the_translator_answers(
         time.sleep(1.6)  # let the pool's worker give up on the hanging call
         body = predict(client, FRENCH)[0].json()
     assert (body["translated"], body["translation_reason"]) == (True, None)  # not cached
+
+
+def french_texts(count: int, tag: str) -> list[str]:
+    """Distinct French texts (never served from the translator's cache)."""
+    return [f"{FRENCH} {tag} {index}" for index in range(count)]
+
+
+def test_a_slow_drip_translator_frees_its_workers_at_the_deadline(
+    api, tmp_path: Path, tiny_bundle: Path
+) -> None:
+    """A byte every 0.5 s: no socket read ever times out, only the whole-call deadline stops it.
+
+    Twice as many French tweets as translation workers at once: each is answered within the
+    budget, and once the translator answers again, translation works again within 2 s (it took
+    ~80 s when the 1.5 s timeout was per read and four dripping answers held every worker).
+    """
+    from shared.translation import POOL_WORKERS
+
+    with run_translator_stub(mode="drip", drip_seconds=0.5) as stub:
+        settings = local_settings(
+            tmp_path, tiny_bundle, TRANSLATION_ENABLED=True, TRANSLATOR_URL=stub.url
+        )
+        client = api(settings)
+        predict(client, NEGATIVE)  # cold-start costs (model, language identifier) paid here
+        with ThreadPoolExecutor(POOL_WORKERS * 2) as pool:
+            answers = list(pool.map(lambda text: predict(client, text), french_texts(8, "drip")))
+        assert stub.request_count >= POOL_WORKERS  # the dripping answers did hold workers
+        stub.mode = "translate"
+        recovered = time.monotonic()
+        body: dict = {}
+        for text in french_texts(40, "after"):
+            body = predict(client, text)[0].json()
+            if body["translated"]:
+                break
+            time.sleep(0.05)
+        outage = time.monotonic() - recovered
+    assert {a.json()["translation_reason"] for a, _ in answers} == {"timeout"}
+    slowest = max(elapsed for _, elapsed in answers)
+    assert slowest < TRANSLATION_BUDGET_SECONDS + 1.0, slowest
+    assert body["translated"] is True
+    assert outage <= 2.0, outage
+    print(f"slow-drip translator: slowest answer {slowest:.2f} s; translation back {outage:.2f} s")
+
+
+def feedback_body(prediction: dict) -> dict:
+    """Feedback on a prediction, as the page sends it (the text the model read, its token)."""
+    body = {
+        "prediction_id": prediction["prediction_id"],
+        "text": prediction.get("model_text", NEGATIVE),
+        "predicted_label": prediction["label"],
+    }
+    if prediction.get("feedback_token"):
+        body["feedback_token"] = prediction["feedback_token"]
+    return body
+
+
+def time_probes(client: httpx.Client, feedback: dict, seconds: float) -> dict[str, list[float]]:
+    """Feedback and health, one after the other for `seconds`: their latencies."""
+    latencies: dict[str, list[float]] = {"feedback": [], "health": []}
+    expected = {"feedback": 202, "health": 200}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for kind, send in (
+            ("feedback", lambda: client.post("/api/feedback", json=feedback)),
+            ("health", lambda: client.get("/api/health")),
+        ):
+            began = time.monotonic()
+            response = send()
+            latencies[kind].append(time.monotonic() - began)
+            assert response.status_code == expected[kind], response.text
+    return latencies
+
+
+def send_french_batches(base_url: str, stop: threading.Event, answered: list[int]) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        while not stop.is_set():
+            texts = french_texts(10, uuid.uuid4().hex[:8])
+            answered.append(client.post("/api/predict", json={"texts": texts}).status_code)
+
+
+HANGING_LOAD_CLIENTS = 48  # more than the shared threadpool's 40 threads
+
+
+def test_a_hanging_translator_under_french_batches_does_not_slow_feedback_or_health(
+    tmp_path: Path, tiny_bundle: Path
+) -> None:
+    """48 clients sending French batches to a hanging translator, over HTTP (uvicorn): feedback
+    and health answer as fast as on an idle server (p50 within 2x). Before the translator had
+    its own pool, each batch held a thread of the shared threadpool for 3 s: feedback p50 went
+    from 1.0 to 5.1 s, health from 0.7 to 3.0 s."""
+    from statistics import median
+
+    with run_translator_stub(mode="hang", hang_seconds=60.0) as stub:
+        env = {
+            "DEFAULT_BUNDLE_PATH": str(tiny_bundle),
+            "MODEL_STORE_PATH": str(tmp_path / "no-store"),
+            "MODEL_CACHE_DIR": str(tmp_path / "cache"),
+            "FEEDBACK_DB_PATH": str(tmp_path / "feedback.sqlite3"),
+            "FEEDBACK_TOKEN_KEY_PATH": str(tmp_path / "feedback-token.key"),
+            "FEEDBACK_MAX_PER_HOUR": "1000000",
+            "PREDICTION_EVENTS_PATH": str(tmp_path / "predictions.sqlite3"),
+            "TRANSLATION_ENABLED": "true",
+            "TRANSLATOR_URL": stub.url,
+            "AUTH_MODE": "none",
+        }
+        stop = threading.Event()
+        answered: list[int] = []
+        with (
+            ApiProcess(env, tmp_path / "server.log") as server,
+            httpx.Client(base_url=server.base_url, timeout=30) as client,
+        ):
+            prediction = client.post("/api/predict", json={"text": NEGATIVE}).json()
+            feedback = feedback_body(prediction)
+            idle = time_probes(client, feedback, seconds=3.0)
+            senders = [
+                threading.Thread(target=send_french_batches, args=(server.base_url, stop, answered))
+                for _ in range(HANGING_LOAD_CLIENTS)
+            ]
+            for sender in senders:
+                sender.start()
+            try:
+                time.sleep(1.0)  # every sender has a batch waiting on the translator
+                loaded = time_probes(client, feedback, seconds=6.0)
+            finally:
+                stop.set()
+                for sender in senders:
+                    sender.join(timeout=30)
+    assert stub.request_count > 0  # the batches did reach the translator
+    assert answered
+    assert set(answered) == {200}
+    figures = {kind: (median(idle[kind]), median(loaded[kind]), len(loaded[kind])) for kind in idle}
+    for kind, (before, during, count) in figures.items():
+        print(
+            f"hanging translator, {HANGING_LOAD_CLIENTS} French batch clients: {kind} p50 "
+            f"{before * 1000:.1f} ms idle -> {during * 1000:.1f} ms (n={count}); "
+            f"{len(answered)} batches answered"
+        )
+        assert during <= 2 * before + 0.05, (kind, before, during)
+
+
+# --- a model store that accepts connections and never answers -----------------------------------
+
+STORE_WAIT_LIMIT_SECONDS = 5.0  # "no request, /api/health included, waits more than ~5 s"
+
+
+def switch_settings(port: int, container: str, tmp_path: Path, default: Path) -> Settings:
+    """Blob settings whose endpoint is the SilentSwitch on `port` (Azurite's account and key)."""
+    from tests.integration.conftest import AZURITE_ACCOUNT, AZURITE_KEY
+
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
+    return Settings(
+        MODEL_STORE_CONNECTION_STRING=connection,
+        MODEL_STORE_ACCOUNT_URL=None,
+        MODEL_STORE_CONTAINER=container,
+        MODEL_STORE_PATH=tmp_path / "unused-local-store",
+        MODEL_CACHE_DIR=tmp_path / "cache",
+        DEFAULT_BUNDLE_PATH=default,
+        MODEL_REFRESH_SECONDS=REFRESH_SECONDS,
+        FEEDBACK_DB_PATH=tmp_path / "feedback.sqlite3",
+        TRANSLATION_ENABLED=False,
+        AUTH_MODE="none",
+    )
+
+
+def timed(send) -> tuple[httpx.Response, float]:
+    began = time.monotonic()
+    response = send()
+    return response, time.monotonic() - began
+
+
+def test_a_silent_store_at_cold_start_holds_no_request_past_5_s(
+    api, tmp_path: Path, tiny_bundle: Path
+) -> None:
+    """First requests of an instance (predict and /api/health at once) while the store accepts
+    connections and never answers: the shipped bundle within the budget (it was 92 s)."""
+    with SilentSwitch() as store:
+        client = api(switch_settings(store.port, "models", tmp_path, tiny_bundle))
+        with ThreadPoolExecutor(3) as pool:
+            calls = [
+                pool.submit(timed, lambda: client.post("/api/predict", json={"text": NEGATIVE})),
+                pool.submit(timed, lambda: client.get("/api/health")),
+                pool.submit(timed, lambda: client.post("/api/predict", json={"text": NEGATIVE})),
+            ]
+            answers = [call.result() for call in calls]
+        assert store.accepted >= 1  # the store was asked, and said nothing
+    statuses = [response.status_code for response, _ in answers]
+    assert statuses == [200, 200, 200], [r.text for r, _ in answers]
+    assert answers[0][0].json()["model_version"] == "tiny-1"
+    health = answers[1][0].json()
+    assert (health["status"], health["source"], health["store"]) == (
+        "degraded",
+        "default",
+        "unreachable",
+    )
+    worst = max(elapsed for _, elapsed in answers)
+    assert worst < STORE_WAIT_LIMIT_SECONDS, worst
+    print(f"silent store at cold start: {[round(e, 2) for _, e in answers]} s (worst {worst:.2f})")
+
+
+def test_a_store_going_silent_holds_no_refreshing_request_past_5_s(
+    api,
+    azurite: Azurite,
+    blob_container: str,
+    tmp_path: Path,
+    tiny_bundle: Path,
+    real_bundles: dict[str, Path],  # noqa: F811
+) -> None:
+    """Azurite behind a switch that goes silent: every request due for a refresh meets a store
+    that accepts and never answers. The last good model answers within the budget (was 64 s)."""
+    with SilentSwitch(target_port=azurite.port) as store:
+        settings = switch_settings(store.port, blob_container, tmp_path, tiny_bundle)
+        open_model_store(settings).publish(real_bundles["v1"])
+        client = api(settings)
+        assert served_version(client) == "v1"
+        store.go_silent()
+        answers: list[tuple[str, int, float]] = []
+        for _ in range(4):
+            wait_for_refresh()
+            response, elapsed = predict(client)
+            answers.append(("predict", response.status_code, elapsed))
+            wait_for_refresh()
+            response, elapsed = timed(lambda: client.get("/api/health"))
+            answers.append(("health", response.status_code, elapsed))
+        health = client.get("/api/health").json()
+    assert {status for _, status, _ in answers} == {200}
+    assert (health["model_version"], health["status"], health["store"]) == (
+        "v1",
+        "degraded",
+        "unreachable",
+    )
+    worst = max(elapsed for *_, elapsed in answers)
+    assert worst < STORE_WAIT_LIMIT_SECONDS, worst
+    print(f"store silent during refresh: {[(k, round(e, 2)) for k, _, e in answers]}")
 
 
 # --- Log Analytics keeps throttling ---------------------------------------------------------------

@@ -76,7 +76,7 @@ def make_jargon_tweets(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates("text")
 
 
-def flag_wrong_predictions(client: TestClient, tweets) -> list[str]:
+def flag_wrong_predictions(client: TestClient, tweets) -> list[dict]:
     """Predict every airline tweet; flag, with the right label, each one the model got wrong."""
     flagged = []
     for text, label in zip(tweets["text"], tweets["polarity"], strict=True):
@@ -85,13 +85,15 @@ def flag_wrong_predictions(client: TestClient, tweets) -> list[str]:
         if answer["label"] != truth:
             body = {
                 "prediction_id": answer["prediction_id"],
-                "text": text,
+                "text": answer.get("model_text", text),  # what the model read
                 "predicted_label": answer["label"],
             }
+            if "feedback_token" in answer:  # signed predictions: only those can be flagged
+                body |= {"feedback_token": answer["feedback_token"], "kind": "correction"}
             response = client.post("/api/feedback", json=body)
             assert response.status_code == 202, response.text
             assert response.json()["status"] == "recorded"
-            flagged.append(answer["prediction_id"])
+            flagged.append(body)
     return flagged
 
 
@@ -128,13 +130,14 @@ def test_predict_flag_harvest_retrain_promote(loop_settings: Settings, tmp_path:
     airline = make_jargon_tweets(400, seed=2)
     seen, unseen = airline.iloc[:300], airline.iloc[300:]
     before = accuracy_on(client, unseen)
-    flagged = flag_wrong_predictions(client, seen)
+    bodies = flag_wrong_predictions(client, seen)
+    flagged = [body["prediction_id"] for body in bodies]
     assert len(flagged) >= loop_settings.RETRAIN_THRESHOLD, (
         "the base model must get the new domain wrong"
     )
+
     # Flagging the same prediction again counts once.
-    again = {"prediction_id": flagged[0], "text": "x", "predicted_label": "positive"}
-    assert client.post("/api/feedback", json=again).json()["status"] == "duplicate"
+    assert client.post("/api/feedback", json=bodies[0]).json()["status"] == "duplicate"
 
     feedback_store = open_object_store(loop_settings, loop_settings.FEEDBACK_CONTAINER)
     later = datetime.now(UTC) + timedelta(minutes=1)  # past the log's ingestion lag
@@ -152,14 +155,13 @@ def test_predict_flag_harvest_retrain_promote(loop_settings: Settings, tmp_path:
     assert sorted(r["prediction_id"] for r in records) == sorted(flagged)
     store = open_model_store(loop_settings)
     report, challenger_dir = retrain(
-        store,
-        records,
-        tmp_path / "work",
-        tmp_path / "bundles",
-        RetrainConfig(feedback_weight=10.0, tolerance=0.05),
+        store, records, tmp_path / "work", tmp_path / "bundles", RetrainConfig(max_age_days=None)
     )
     assert report.promoted, report.reasons
-    store.publish(challenger_dir, make_champion=True)
+    assert report.gate["domain"]["lower"] > 0  # the gain is shown, not just observed
+    trained = set(report.feedback_ids["trained"]) | set(report.feedback_ids["held_out"])
+    assert trained == set(flagged)
+    store.publish(challenger_dir, make_champion=True, expected_etag=report.champion_etag)
     assert mark_consumed(feedback_store, [r["prediction_id"] for r in records]) == len(records)
 
     answer = wait_for_version(client, report.challenger)

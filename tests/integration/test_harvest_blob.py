@@ -8,6 +8,7 @@ just before, or just after, put k; a rerun must then leave exactly the flagged r
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,10 +19,11 @@ from azure.core.credentials import AccessToken
 
 from shared.feedback.dispatch import REQUESTS_PREFIX
 from shared.feedback.harvest import harvest
+from shared.feedback.index import INDEX_PREFIX
 from shared.feedback.records import HarvestError
 from shared.feedback.sinks import SqliteFeedbackSink
 from shared.feedback.sources import FeedbackSource, LogsQuerySource, SqliteSource
-from shared.feedback.state import INDEX_NAME, mark_consumed, read_feedback
+from shared.feedback.state import mark_consumed, read_feedback
 from shared.settings import Settings
 from shared.storage import ObjectStore, open_object_store
 from tests.integration.conftest import Azurite
@@ -35,7 +37,7 @@ from tests.utils.feedback_builders import (
     flag_many,
     make_event,
 )
-from tests.utils.loopback_servers import LogAnalyticsServer, LogRow
+from tests.utils.loopback_servers import GitHubServer, LogAnalyticsServer, LogRow
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +62,12 @@ def harvested(store: ObjectStore) -> list[str]:
 
 def check_exactly_once(store: ObjectStore, ids: list[str], label: object) -> None:
     assert sorted(harvested(store)) == sorted(ids), label
-    index = json.loads(store.get(INDEX_NAME).data)
-    indexed = [pid for batch in index["batches"].values() for pid in batch["ids"]]
+    indexed = [
+        pid
+        for name in store.list(INDEX_PREFIX)
+        for batch in json.loads(store.get(name).data)["batches"].values()
+        for pid in batch["ids"]
+    ]
     assert len(indexed) == len(set(indexed)) == len(ids), label
     assert len(store.list(REQUESTS_PREFIX)) == 1, label
 
@@ -152,8 +158,9 @@ def test_consumption_and_races_on_blob(
 
     class Racing(CrashingStore):
         def put(self, name: str, data: bytes, **conditions: object) -> str:
-            if name == INDEX_NAME:
-                self.inner.put(INDEX_NAME, self.inner.get(INDEX_NAME).data)  # new ETag
+            if name.startswith(INDEX_PREFIX):  # another writer, every time: a new ETag
+                current = self.inner.get(name)
+                self.inner.put(name, current.data if current else b'{"batches": {}}')
             return self.inner.put(name, data, **conditions)
 
     with pytest.raises(HarvestError, match="another run"):
@@ -161,3 +168,60 @@ def test_consumption_and_races_on_blob(
     result = harvest(source, store, clock.now, SETTINGS)
     assert result.new_records == 2
     assert len(harvested(store)) == RECORDS + 2
+
+
+# --- two harvests side by side at the threshold ---------------------------------------------
+
+
+class BarrierStore(CrashingStore):
+    """Each run's first retrain-request write waits for the other run: both read, then write."""
+
+    def __init__(self, inner: ObjectStore, barrier: threading.Barrier) -> None:
+        super().__init__(inner, crash_at=0)
+        self.barrier = barrier
+
+    def put(self, name: str, data: bytes, **conditions: object) -> str:
+        if name.startswith(REQUESTS_PREFIX) and self.barrier is not None:
+            self.barrier, barrier = None, self.barrier
+            barrier.wait(timeout=20)
+        return self.inner.put(name, data, **conditions)
+
+
+@pytest.mark.parametrize("failed_first", [False, True], ids=["new_crossing", "failed_retry"])
+def test_two_harvests_at_the_threshold_dispatch_once(
+    azurite: Azurite, blob_container: str, tmp_path: Path, failed_first: bool
+) -> None:
+    """A timer re-fire beside an overlapping retry: exactly one workflow_dispatch arrives."""
+    source, sink, clock, _ = sqlite_scenario(tmp_path)
+    store = blob_store(azurite, f"{blob_container}-race-{int(failed_first)}")
+    harvest(source, store, clock.now, Settings(RETRAIN_THRESHOLD=1000))
+    github_settings = Settings(
+        RETRAIN_THRESHOLD=5, GITHUB_REPOSITORY="acme/bad-buzz", GITHUB_TOKEN="ghp_test"
+    )
+    if failed_first:
+        with GitHubServer(status=503) as down:
+            harvest(source, store, clock.now, github_settings, github_api_url=down.url)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = [None, None]
+    with GitHubServer(delay=0.3) as github:
+
+        def run(i: int) -> None:
+            own_source = SqliteSource(sink.path, ingestion_lag=timedelta(0))
+            racing = BarrierStore(store, barrier)
+            try:
+                outcomes[i] = harvest(
+                    own_source, racing, clock.now + timedelta(seconds=i), github_settings,
+                    github_api_url=github.url,
+                )  # fmt: skip
+            except Exception as exc:  # reported below
+                outcomes[i] = exc
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert len(github.requests) == 1
+    [name] = store.list(REQUESTS_PREFIX)
+    assert json.loads(store.get(name).data)["dispatch"] == "sent"

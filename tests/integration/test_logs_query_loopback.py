@@ -2,7 +2,8 @@
 
 The server filters its rows by the timespan the client sends but knows no KQL (no `take`, no
 seen-id filter), so the harvest's own bounds, paging and de-duplication are what keep the
-result exact. Scripted answers cover partial results, throttling and a service that stays down.
+result exact. Scripted answers cover partial results, throttling, a service that stays down and
+one that accepts and never answers; rows can become visible late, as ingestion does.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AccessToken
 
+from shared.feedback.event import build_event
 from shared.feedback.harvest import harvest
 from shared.feedback.records import HarvestError
-from shared.feedback.sources import LogsQuerySource, load_query
+from shared.feedback.sources import (
+    LOGS_LATE_WINDOW,
+    QUERY_DEADLINE_SECONDS,
+    LogsQuerySource,
+    load_query,
+)
 from shared.feedback.state import WATERMARK_NAME, read_feedback
 from shared.settings import Settings
 from shared.storage import LocalObjectStore
-from tests.utils.feedback_builders import T0, make_event
+from tests.utils.feedback_builders import T0, Clock, make_event
 from tests.utils.loopback_servers import LogAnalyticsServer, LogRow
 
 pytestmark = pytest.mark.integration
@@ -93,7 +100,7 @@ def test_harvest_reads_the_window_with_the_shared_query(
     assert too_recent[0] not in harvested(store)
 
 
-def test_the_next_harvest_starts_at_the_watermark(
+def test_the_next_harvest_starts_its_late_window_behind_the_watermark(
     server: LogAnalyticsServer, store: LocalObjectStore
 ) -> None:
     first = add_rows(server, [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=1)])
@@ -104,7 +111,9 @@ def test_the_next_harvest_starts_at_the_watermark(
     assert (result.new_records, result.duplicates) == (2, 0)
     assert sorted(harvested(store)) == sorted(first + same_time + later)
     start = server.query_requests()[-1].json()["timespan"].split("/")[0]
-    assert start.startswith(f"{T0:%Y-%m-%d}T03:59:59")  # from the watermark, minus the slack
+    mark = T0 + timedelta(hours=1)
+    expected = mark - LOGS_LATE_WINDOW - timedelta(seconds=1)  # late window, then the slack
+    assert start.startswith(f"{expected:%Y-%m-%dT%H:%M:%S}")
 
 
 def test_paging_without_server_side_take_is_exact(
@@ -188,3 +197,58 @@ def test_rows_without_a_valid_id_are_dropped(
     assert harvested(store) == good
     stored = json.loads(store.get(WATERMARK_NAME).data)
     assert all(uuid.UUID(pid) for pid in stored["ids_at_time"])
+
+
+# --- late flags, both kinds, a total deadline ------------------------------------------------
+
+
+def test_a_flag_ingested_55_minutes_late_is_harvested(store: LocalObjectStore) -> None:
+    clock = Clock(T0 + timedelta(minutes=50))
+    with LogAnalyticsServer(clock=clock) as server:
+        on_time = add_rows(server, [T0 + timedelta(minutes=m) for m in range(0, 20, 2)])
+        late = LogRow(T0 + timedelta(minutes=5), make_event(99), T0 + timedelta(minutes=60))
+        server.add_rows([late])
+        first = harvest(make_source(server), store, clock.now, SETTINGS)
+        assert first.new_records == len(on_time)  # the late flag is not visible yet
+        assert first.watermark > late.time
+        clock.advance(days=7)  # the next weekly run
+        second = harvest(make_source(server), store, clock.now, SETTINGS)
+    assert (second.new_records, second.duplicates) == (1, 0)
+    assert sorted(harvested(store)) == sorted([*on_time, late.values["prediction_id"]])
+    start = server.query_requests()[-1].json()["timespan"].split("/")[0]
+    assert start < late.time.isoformat()  # the run re-read its late window
+
+
+def test_confirmations_are_harvested_apart_from_corrections(
+    server: LogAnalyticsServer, store: LocalObjectStore
+) -> None:
+    corrections = add_rows(server, [T0, T0 + timedelta(minutes=1)])
+    confirmed = build_event(str(uuid.uuid4()), "negative", None, "v1", "en", "ok", "confirmation")
+    server.add_rows([LogRow(T0 + timedelta(minutes=2), confirmed)])
+    legacy = {k: v for k, v in make_event(7).items() if k not in ("kind", "text_sha256")}
+    server.add_rows([LogRow(T0 + timedelta(minutes=3), legacy)])  # logged before kinds existed
+    assert harvest(make_source(server), store, T0 + timedelta(days=1), SETTINGS).new_records == 4
+    kinds = {r["prediction_id"]: r["kind"] for r in read_feedback(store)}
+    assert kinds == {
+        corrections[0]: "correction",
+        corrections[1]: "correction",
+        confirmed["prediction_id"]: "confirmation",
+        legacy["prediction_id"]: "correction",
+    }
+    assert "['kind']" in server.query_requests()[0].json()["query"]
+
+
+def test_an_endpoint_that_never_answers_fails_within_the_deadline(
+    server: LogAnalyticsServer, store: LocalObjectStore
+) -> None:
+    add_rows(server, [T0])
+    server.default_answer = "hang"  # accepts, reads the query, never answers
+    source = LogsQuerySource(
+        WORKSPACE, StaticCredential(), server.url, retry_total=3, deadline_seconds=2.0
+    )
+    started = time.monotonic()
+    with pytest.raises(HarvestError, match="no answer within 2 s"):
+        harvest(source, store, T0 + timedelta(days=1), SETTINGS)
+    assert time.monotonic() - started < 2.0 + 3.0  # the deadline, not the SDK's read timeout
+    assert store.list() == []  # nothing moved: no data, no index, no watermark
+    assert 30 <= QUERY_DEADLINE_SECONDS <= 300  # the documented production deadline

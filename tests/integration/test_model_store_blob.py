@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.model_store import ModelStore, open_model_store
+from shared.model_store import CHAMPION_NAME, ModelStore, open_model_store
 from shared.settings import Settings
 from shared.storage import BlobObjectStore, StorageError, open_object_store
 from tests.code.test_model_store_local import (  # the same contract, another backend
     ModelStoreContract,
     ObjectStoreContract,
+    damage_stored_model,
     real_bundles,  # noqa: F401 - session fixture shared with the local contract
 )
 
@@ -109,3 +110,62 @@ def test_wrong_key_is_a_storage_error(azurite, blob_container, tmp_path) -> None
     objects = open_object_store(make_blob_settings(wrong, blob_container, tmp_path), blob_container)
     with pytest.raises(StorageError, match="HTTP 403"):
         objects.list()
+
+
+# --- the CLI recovers every store state on a real blob service ---------------------------------
+
+
+@pytest.fixture
+def cli_on_blob(azurite, blob_container: str, tmp_path: Path, monkeypatch, capsys):
+    """`bad-buzz ARGS` in process against the Azurite container: (exit code, stdout, stderr)."""
+    import sys
+
+    from shared.settings import get_settings
+    from training import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODEL_STORE_CONNECTION_STRING", azurite.connection_string)
+    monkeypatch.setenv("MODEL_STORE_CONTAINER", blob_container)
+    monkeypatch.delenv("MODEL_STORE_ACCOUNT_URL", raising=False)
+    get_settings.cache_clear()
+
+    def invoke(*args: object) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["bad-buzz", *map(str, args)])
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_cli_repairs_a_truncated_pointer_on_blob(cli_on_blob, objects, real_bundles) -> None:  # noqa: F811
+    for version in ("v1", "v2"):
+        assert cli_on_blob("publish", real_bundles[version])[0] == 0
+    objects.put(CHAMPION_NAME, objects.get(CHAMPION_NAME).data[:30])
+    code, _, err = cli_on_blob("rollback")
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("error: ")
+    assert "bad-buzz repair" in err
+    assert "Traceback" not in err
+    code, out, _ = cli_on_blob("repair")
+    assert (code, out.strip()) == (0, "champion.json repaired: champion is now v2")
+    assert ModelStore(objects).read_champion().version == "v2"
+
+
+def test_cli_refuses_a_rollback_onto_a_damaged_blob(cli_on_blob, objects, real_bundles) -> None:  # noqa: F811
+    for version in ("v1", "v2"):
+        assert cli_on_blob("publish", real_bundles[version])[0] == 0
+    damage_stored_model(objects, "v1", "truncated")
+    before = objects.etag(CHAMPION_NAME)
+    code, _, err = cli_on_blob("rollback")
+    assert code == 2
+    assert "previous champion version v1" in err
+    assert "sha256" in err
+    assert objects.etag(CHAMPION_NAME) == before
+    assert cli_on_blob("rollback", "--to", "v1")[0] == 2
+    assert cli_on_blob("repair")[1].strip() == "champion.json is fine: champion v2 serves"

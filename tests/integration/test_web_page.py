@@ -2,7 +2,7 @@
 
 The app runs under uvicorn on a free loopback port, with the production security headers, so the
 Content-Security-Policy is enforced exactly as in Azure: any inline script or style would show up
-as a violation here. The feedback endpoint may not exist yet: 404 is then the expected answer.
+as a violation here. The feedback buttons send what predict returned (its token included) and the page retries a 503.
 """
 
 from __future__ import annotations
@@ -80,22 +80,28 @@ def build_settings(bundle: Path, tmp: Path, **overrides: Any) -> Settings:
         MODEL_CACHE_DIR=tmp / "cache",
         MODEL_REFRESH_SECONDS=0,
         FEEDBACK_DB_PATH=tmp / "feedback.sqlite3",
+        FEEDBACK_TOKEN_KEY_PATH=tmp / "feedback-token.key",
         TRANSLATION_ENABLED=False,
         **overrides,
     )
 
 
 @contextmanager
-def serve_real_app(settings: Settings) -> Iterator[str]:
+def serve_real_app(settings: Settings, feedback_sink: Any = None) -> Iterator[str]:
     from shared.api.app import create_app
 
-    with serve_app(create_app(settings)) as base_url:
+    with serve_app(create_app(settings, feedback_sink=feedback_sink)) as base_url:
         yield base_url
 
 
 @pytest.fixture(scope="module")
-def base_url(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = build_settings(tiny_bundle, tmp_path_factory.mktemp("web"))
+def web_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("web")
+
+
+@pytest.fixture(scope="module")
+def base_url(tiny_bundle: Path, web_dir: Path) -> Iterator[str]:
+    settings = build_settings(tiny_bundle, web_dir)
     with serve_real_app(settings) as url:
         yield url
 
@@ -196,13 +202,69 @@ def test_over_500_characters_disables_predict(probe: PageProbe, base_url: str) -
     assert probe.problems() == []
 
 
-def test_wrong_prediction_button_answers(probe: PageProbe, base_url: str) -> None:
+def stored_feedback(web_dir: Path) -> dict[str, dict[str, str]]:
+    from shared.feedback.sinks import SqliteFeedbackSink
+    from tests.utils.feedback_builders import T0
+
+    sink = SqliteFeedbackSink(web_dir / "feedback.sqlite3")
+    rows = sink.read_since(T0.replace(year=2000), T0.replace(year=2100))
+    sink.close()
+    return {row.properties["prediction_id"]: row.properties for row in rows}
+
+
+@pytest.mark.parametrize(("button", "kind"), [("#wrong", "correction"), ("#right", "confirmation")])
+def test_feedback_buttons_record_what_the_model_read(
+    probe: PageProbe, base_url: str, web_dir: Path, button: str, kind: str
+) -> None:
     page = probe.page
     page.goto(base_url + "/")
-    predict(page, NEGATIVE_TWEET)
-    page.click("#wrong")
-    answer = re.compile(r"^(thanks, recorded|feedback is not available yet)$")
-    sync_api.expect(page.locator("#feedback-message")).to_have_text(answer, timeout=5_000)
+    before = set(stored_feedback(web_dir))
+    tweet = f"{NEGATIVE_TWEET} @united call me on 212-555-0100 ({kind})"
+    predict(page, tweet)
+    assert page.text_content("#right") == "This prediction is right"
+    page.click(button)
+    sync_api.expect(page.locator("#feedback-message")).to_have_text(
+        "thanks, recorded", timeout=5_000
+    )
+    assert page.is_disabled("#wrong") and page.is_disabled("#right")
+    [event] = [e for pid, e in stored_feedback(web_dir).items() if pid not in before]
+    assert event["kind"] == kind
+    assert event["predicted_label"] == "negative"
+    assert event["correct_label"] == ("positive" if kind == "correction" else "negative")
+    assert "@user" in event["text"] and "<phonenumber>" in event["text"]
+    assert "555" not in event["text"] and "united" not in event["text"]
+    assert probe.problems() == []
+
+
+class FlakySink:
+    """A store that cannot keep the flag in time twice (503), then takes it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.events: list[dict[str, str]] = []
+
+    def record(self, event: dict[str, str]) -> bool:
+        from shared.feedback.sinks import FeedbackUnavailable
+
+        self.calls += 1
+        if self.calls <= 2:
+            raise FeedbackUnavailable("ingestion did not answer in time")
+        self.events.append(event)
+        return True
+
+
+def test_the_page_retries_feedback_the_server_could_not_store_yet(
+    probe: PageProbe, tiny_bundle: Path, tmp_path: Path
+) -> None:
+    sink = FlakySink()
+    with serve_real_app(build_settings(tiny_bundle, tmp_path), feedback_sink=sink) as url:
+        probe.page.goto(url + "/")
+        predict(probe.page, NEGATIVE_TWEET)
+        probe.page.click("#wrong")
+        sync_api.expect(probe.page.locator("#feedback-message")).to_have_text(
+            "thanks, recorded", timeout=15_000
+        )
+    assert sink.calls == 3 and len(sink.events) == 1
     assert probe.problems(expected_failures=("/api/feedback",)) == []
 
 

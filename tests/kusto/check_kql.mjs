@@ -28,9 +28,28 @@ const APP_TRACES = [
   "_IsBillable:string",
 ];
 
+// Azure Monitor Logs reference, table AppDependencies: where the "predict" spans land.
+const APP_DEPENDENCIES = [
+  "TenantId:string", "TimeGenerated:datetime", "Id:string", "Target:string",
+  "DependencyType:string", "Name:string", "Data:string", "Success:bool", "ResultCode:string",
+  "DurationMs:real", "PerformanceBucket:string", "Properties:dynamic", "Measurements:dynamic",
+  "OperationName:string", "OperationId:string", "ParentId:string", "SyntheticSource:string",
+  "SessionId:string", "UserId:string", "UserAuthenticatedId:string", "UserAccountId:string",
+  "AppVersion:string", "AppRoleName:string", "AppRoleInstance:string", "ClientType:string",
+  "ClientModel:string", "ClientOS:string", "ClientIP:string", "ClientCity:string",
+  "ClientStateOrProvince:string", "ClientCountryOrRegion:string", "ClientBrowser:string",
+  "ResourceGUID:string", "IKey:string", "SDKVersion:string", "ItemCount:int",
+  "ReferencedItemId:string", "ReferencedType:string", "SourceSystem:string", "Type:string",
+  "_ResourceId:string", "_BilledSize:real", "_IsBillable:string",
+];
+
+function tableOf(name, columns) {
+  return Kusto.Symbols.TableSymbol.From(`(${columns.join(", ")})`).WithName(name);
+}
+
 function buildGlobals() {
-  const table = Kusto.Symbols.TableSymbol.From(`(${APP_TRACES.join(", ")})`).WithName("AppTraces");
-  const database = new Kusto.Symbols.DatabaseSymbol.$ctor1("workspace", [table], false);
+  const tables = [tableOf("AppTraces", APP_TRACES), tableOf("AppDependencies", APP_DEPENDENCIES)];
+  const database = new Kusto.Symbols.DatabaseSymbol.$ctor1("workspace", tables, false);
   return Kusto.GlobalState.Default.WithDatabase(database);
 }
 

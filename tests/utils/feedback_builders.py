@@ -7,14 +7,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.feedback.event import build_event
+from shared.feedback.event import KIND_CORRECTION, build_event
 from shared.feedback.sinks import SqliteFeedbackSink
 from shared.storage import ObjectStore, StoredObject
 
 T0 = datetime(2024, 3, 4, 3, 0, tzinfo=UTC)  # a Monday, 03:00 UTC
 
 
-def make_event(index: int = 0, prediction_id: str | None = None) -> dict[str, str]:
+def make_event(
+    index: int = 0, prediction_id: str | None = None, kind: str = KIND_CORRECTION
+) -> dict[str, str]:
     """A valid event; texts differ so batches differ; labels alternate."""
     predicted = "positive" if index % 2 else "negative"
     return build_event(
@@ -24,7 +26,21 @@ def make_event(index: int = 0, prediction_id: str | None = None) -> dict[str, st
         model_version="v1",
         language="en",
         text=f"flight {index} delayed again @united https://t.co/x{index}",
+        kind=kind,
     )
+
+
+def feedback_body(prediction: dict[str, Any], **overrides: object) -> dict[str, object]:
+    """The feedback request the page sends for one predict answer (a correction by default)."""
+    body = {
+        "prediction_id": prediction["prediction_id"],
+        "text": prediction["model_text"],
+        "predicted_label": prediction["label"],
+        "feedback_token": prediction["feedback_token"],
+        "model_version": prediction["model_version"],
+        "language": prediction["language"],
+    }
+    return {**body, **overrides}
 
 
 class Clock:
@@ -104,3 +120,43 @@ def crash_points(total_puts: int) -> Iterator[tuple[int, bool]]:
     for k in range(1, total_puts + 1):
         yield k, False
         yield k, True
+
+
+# A tweet full of personal data, and each piece of it that must never be stored.
+PERSONAL_PIECES = {
+    "name": "Maria Gonzalez",
+    "phone": "+1 (415) 555-0142",
+    "card": "4539 1488 0343 6467",
+    "booking": "QX7R2B",
+    "email": "maria.gonzalez77@example.org",
+    "handle": "@mgonzalez_sf",
+    "url": "https://t.co/AbC123xyz",
+}
+PERSONAL_TWEET = (
+    "@united my name is {name}, lost my bag AGAIN!! Booking {booking}, call {phone} or "
+    "mail {email}, refund to card {card} {handle} {url}"
+).format(**PERSONAL_PIECES)
+
+
+def personal_forms(piece: str) -> set[bytes]:
+    """Byte forms a piece could take once stored: as is, lower case, without separators, its
+    digits alone (6+), and each word of 4+ letters (name parts, the e-mail's local part)."""
+    import re
+
+    forms = {piece, piece.lower(), re.sub(r"[\s().-]", "", piece)}
+    digits = re.sub(r"\D", "", piece)
+    if len(digits) >= 6:
+        forms.add(digits)
+    words = re.findall(r"[A-Za-z]{4,}", piece.split("@")[0] if "@" in piece[1:] else piece)
+    forms |= {word for word in words if word.lower() not in {"https"}}
+    forms |= {word.lower() for word in words if word.lower() not in {"https"}}
+    return {form.encode("utf-8") for form in forms if form}
+
+
+def find_personal_data(blobs: dict[str, bytes]) -> list[str]:
+    """Which piece (by name) was found in which blob, as which form: empty when none."""
+    found = []
+    for name, piece in PERSONAL_PIECES.items():
+        for form in personal_forms(piece):
+            found.extend(f"{name} as {form!r} in {where}" for where, blob in blobs.items() if form in blob)
+    return found

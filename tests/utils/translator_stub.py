@@ -8,6 +8,10 @@ without the internet. Point `Settings.TRANSLATOR_URL` (or `Translator(base_url=.
 
 - "translate": a tiny dictionary, else "[en] <text>";
 - "hang": answers after `hang_seconds` (longer than any translation timeout);
+- "drip": answers a byte at a time, one every `drip_seconds` (status line, headers and page),
+  so no single socket read ever waits long: only a deadline on the whole call stops it;
+- "unchanged": a valid page whose "translation" is the text as sent, upper-cased and with its
+  spaces doubled (Google does this for text it cannot translate, case and spacing aside);
 - "error": HTTP 500; "rate_limited": HTTP 429;
 - "garbage": a 200 page without the element deep-translator looks for.
 
@@ -28,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-Mode = Literal["translate", "hang", "error", "rate_limited", "garbage"]
+Mode = Literal["translate", "hang", "drip", "unchanged", "error", "rate_limited", "garbage"]
 
 DICTIONARY = {
     "je suis très en colère": "i am very angry",
@@ -53,14 +57,21 @@ def render_page(translation: str) -> str:
 class TranslatorStub:
     """The server, its mode and what it was asked; use `run_translator_stub()` to start it."""
 
-    def __init__(self, mode: Mode = "translate", hang_seconds: float = 5.0) -> None:
+    def __init__(
+        self, mode: Mode = "translate", hang_seconds: float = 5.0, drip_seconds: float = 0.5
+    ) -> None:
         self.mode: Mode = mode
         self.hang_seconds = hang_seconds
+        self.drip_seconds = drip_seconds
         self.requests: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._make_handler())
         self._server.daemon_threads = True
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
 
     @property
     def url(self) -> str:
@@ -96,7 +107,27 @@ class TranslatorStub:
             return 429, "<html><body>Too Many Requests</body></html>"
         if self.mode == "garbage":
             return 200, "<html><body><p>unexpected layout</p></body></html>"
+        if self.mode == "unchanged":
+            return 200, render_page("  ".join(params.get("q", "").upper().split()))
         return 200, render_page(translate_text(params.get("q", "")))
+
+    def drip(self, handler: BaseHTTPRequestHandler, page: str) -> None:
+        """The whole answer, one byte every `drip_seconds`, until done, stopped or abandoned."""
+        body = page.encode("utf-8")
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode("ascii")
+        handler.close_connection = True
+        for index in range(len(head) + len(body)):
+            data = (head + body)[index : index + 1]
+            try:
+                handler.wfile.write(data)
+                handler.wfile.flush()
+            except OSError:  # the client gave up (deadline): stop dripping
+                return
+            if self._stopping.wait(self.drip_seconds):
+                return
 
     def _make_handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self
@@ -106,6 +137,9 @@ class TranslatorStub:
                 query = parse_qs(urlsplit(self.path).query)
                 params = {key: values[0] for key, values in query.items()}
                 stub.record(params)
+                if stub.mode == "drip":
+                    stub.drip(self, render_page(translate_text(params.get("q", ""))))
+                    return
                 status, body = stub.answer(params)
                 payload = body.encode("utf-8")
                 try:
@@ -125,10 +159,10 @@ class TranslatorStub:
 
 @contextmanager
 def run_translator_stub(
-    mode: Mode = "translate", hang_seconds: float = 5.0
+    mode: Mode = "translate", hang_seconds: float = 5.0, drip_seconds: float = 0.5
 ) -> Iterator[TranslatorStub]:
     """A running stub for the `with` block; stopped (hangers released) on exit."""
-    stub = TranslatorStub(mode, hang_seconds)
+    stub = TranslatorStub(mode, hang_seconds, drip_seconds)
     stub.start()
     try:
         yield stub
