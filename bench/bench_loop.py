@@ -266,6 +266,36 @@ def challenger_scores(bundle: Path, evaluation: pd.DataFrame) -> tuple | None:
     return (p >= predictor.manifest.threshold).astype(int), p
 
 
+def train_champion(recipe_bundle: Path, work_dir: Path, dest: Path) -> Path:
+    """`--train-champion`: the recipe of `recipe_bundle` (kind, C, min_df, precision floor)
+    fitted on this work folder's train split, threshold tuned on its val split, exported."""
+    from shared.bundle import INPUT_TEXT, INPUT_VADER, read_manifest
+    from shared.normalise import NormaliserOptions
+    from training import export, train
+    from training.pipeline import featurise, load_prepared, make_version
+
+    manifest = read_manifest(recipe_bundle)
+    extra = manifest.extra
+    options = NormaliserOptions.from_dict(manifest.normaliser_options)
+    frames, data_report = load_prepared(work_dir)
+    features = featurise({n: frames[n] for n in ("train", "val")}, options)
+    inputs = [INPUT_TEXT, *INPUT_VADER]
+    c, min_df = float(extra.get("params", {}).get("C", 2.0)), int(extra.get("min_df", 5))
+    pipeline = train.build_pipeline(extra.get("kind", "tfidf_lr_vader"), c=c, min_df=min_df)
+    pipeline.fit(features["train"][inputs], features["train"]["label"].to_numpy())
+    val = features["val"]
+    floor = float(extra.get("precision_floor", train.TrainConfig().precision_floor))
+    probabilities = pipeline.predict_proba(val[inputs])[:, 1]
+    threshold = train.tune_threshold(val["label"].to_numpy(), probabilities, floor)
+    version = make_version(data_report["fingerprint"])
+    export.write_bundle(
+        pipeline, export.convert_pipeline(pipeline), dest / version, version=version,
+        threshold=threshold, options=options, data_fingerprint=data_report["fingerprint"],
+        extra={**extra, "trained_by": "bench_loop --train-champion"},
+    )  # fmt: skip
+    return dest / version
+
+
 def check_fingerprint(bundle: Path, work_dir: Path) -> str | None:
     """The gate's `test` split guards only a champion trained on the same corpus."""
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
@@ -347,6 +377,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-share", type=float, default=0.3)
     parser.add_argument("--confirm-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-champion", action="store_true",
+                        help="fit --bundle's recipe on --work-dir first and use that as champion "
+                        "(when the bundle was trained on another corpus)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--retrain-arg", action="append", default=[],
                         help="extra `bad-buzz retrain` option, e.g. --retrain-arg=--no-feedback-vocabulary")  # fmt: skip
@@ -357,11 +390,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     domain = load_domain(args.domain_csv, args.neutral)
     evaluation, traffic = split_domain(domain, args.eval_share, args.seed)
-    warning = check_fingerprint(args.bundle, args.work_dir)
-    if warning:
-        print(warning, file=sys.stderr)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.train_champion:
+            args.bundle = train_champion(args.bundle, args.work_dir, Path(tmp) / "champion")
+        warning = check_fingerprint(args.bundle, args.work_dir)
+        if warning:
+            print(warning, file=sys.stderr)
         for index, share in enumerate(args.sizes):
             results.append(run_loop(args, share, evaluation, traffic, Path(tmp) / f"loop-{index}"))
     print_results(results, evaluation)

@@ -91,7 +91,9 @@ def build_feature_columns(
     """
     if normalised is None:
         codes = per_text(language, len(texts))
-        normalised = [normalise_text(text, options, code) for text, code in zip(texts, codes)]
+        normalised = [
+            normalise_text(text, options, code) for text, code in zip(texts, codes, strict=True)
+        ]
     columns: dict[str, list[str] | np.ndarray] = {INPUT_TEXT: list(normalised)}
     scores = vader_scores(texts)
     for index, name in enumerate(INPUT_VADER):
@@ -147,9 +149,7 @@ class Evidence:
         return bool(self.known_terms or self.vader_words or self.sentiment_tokens)
 
 
-def measure_evidence(
-    raw_text: str, normalised_text: str, vocabulary: Collection[str]
-) -> Evidence:
+def measure_evidence(raw_text: str, normalised_text: str, vocabulary: Collection[str]) -> Evidence:
     """The evidence in one tweet; `vocabulary`: the model's terms (the bundle's explain.json)."""
     known = tuple(
         term

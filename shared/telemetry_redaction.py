@@ -145,9 +145,7 @@ def redact_ending_span(span: Span) -> None:
     )
     events = span._events
     for index, event in enumerate(list(events)):
-        events._dq[index] = Event(
-            event.name, redact_attributes(event.attributes), event.timestamp
-        )
+        events._dq[index] = Event(event.name, redact_attributes(event.attributes), event.timestamp)
     span._status = redact_status(span._status)
 
 
@@ -157,18 +155,32 @@ _log_state: dict[str, Any] = {}
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
-    """The message with URLs' queries removed; an exception without its message."""
-    if record.args or "?" in str(record.msg):
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed call: keep what logging would have shown
-            message = str(record.msg)
-        record.msg, record.args = redact_text(message), None
+    """URLs in the message and its arguments lose their queries; an exception loses its message.
+
+    Arguments are redacted one by one, keeping their shape: formatters such as uvicorn's access
+    log unpack `record.args`. Numbers are left alone (a "%d" must still get one).
+    """
+    if isinstance(record.msg, str):
+        record.msg = redact_text(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(redact_argument(argument) for argument in record.args)
+    elif isinstance(record.args, Mapping):
+        record.args = {key: redact_argument(value) for key, value in record.args.items()}
     if record.exc_info and record.exc_info[1] is not None:
         kind, error, trace = record.exc_info
         record.exc_info = (kind, message_free(error), trace)
         record.exc_text = None
     return record
+
+
+def redact_argument(argument: Any) -> Any:
+    if argument is None or isinstance(argument, (bool, int, float)):
+        return argument
+    text = str(argument)
+    clean = redact_text(text)
+    if isinstance(argument, str) or clean != text:
+        return clean
+    return argument
 
 
 def message_free(error: BaseException) -> BaseException:

@@ -259,7 +259,9 @@ class Translator:
         pending = self._start(pairs, budget)
         waiting = [asyncio.wrap_future(item) for item in pending if isinstance(item, Future)]
         if waiting:
-            await asyncio.wait(waiting, timeout=budget)
+            _, late = await asyncio.wait(waiting, timeout=budget)
+            for future in late:  # ends after we stopped waiting: its error is not news
+                future.add_done_callback(ignore_outcome)
         return self._finish(pairs, pending)
 
     def _start(self, pairs: Sequence[tuple[str, str]], budget: float) -> list[Pending]:
@@ -322,6 +324,12 @@ def outcome_error(future: Future) -> BaseException | None:
     return future.exception()
 
 
+def ignore_outcome(future: asyncio.Future) -> None:
+    """Retrieve a late future's outcome so asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 def judge(original: str, translated: str) -> TranslationResult:
     """A translation, or the original with a reason when the translator changed nothing."""
     if same_text(original, translated):
@@ -356,7 +364,9 @@ async def translate_each_async(
     loop = asyncio.get_running_loop()
     translate: Callable[[str, str], Any] = translator.translate
     futures = [loop.run_in_executor(_POOL, translate, text, source) for text, source in pairs]
-    await asyncio.wait(futures, timeout=budget or MAX_TIMEOUT_SECONDS)
+    _, late = await asyncio.wait(futures, timeout=budget or MAX_TIMEOUT_SECONDS)
+    for future in late:
+        future.add_done_callback(ignore_outcome)
     results = []
     for future, (text, _) in zip(futures, pairs, strict=True):
         if future.done() and not future.cancelled() and future.exception() is None:

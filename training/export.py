@@ -27,6 +27,7 @@ from shared.bundle import (
     write_manifest,
 )
 from shared.normalise import NORMALISER_VERSION, NormaliserOptions
+from training.onnx_graph import fold_linear_head
 
 PARITY_TOLERANCE = 1e-5
 TARGET_OPSET = 18
@@ -44,6 +45,11 @@ class ParityReport:
 
 
 def convert_pipeline(pipeline: Pipeline) -> bytes:
+    """The served graph: skl2onnx's, with its normaliser and classifier folded (onnx_graph.py)."""
+    return fold_linear_head(replace_l2_normalizer(convert_plain(pipeline))).SerializeToString()
+
+
+def convert_plain(pipeline: Pipeline):
     """skl2onnx conversion, zipmap off so that probabilities come out as a plain [N, 2] tensor."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
@@ -57,7 +63,7 @@ def convert_pipeline(pipeline: Pipeline) -> bytes:
         options={id(classifier): {"zipmap": False}},
         target_opset=TARGET_OPSET,
     )
-    return replace_l2_normalizer(model).SerializeToString()
+    return model
 
 
 def replace_l2_normalizer(model):

@@ -143,9 +143,13 @@ def featurise(
 
 
 def score_candidate(
-    kind: train.ModelKind, features: dict[str, pd.DataFrame], config: train.TrainConfig
+    kind: train.ModelKind,
+    features: dict[str, pd.DataFrame],
+    config: train.TrainConfig,
+    shared: dict[str, Any] | None = None,
 ):
-    """Fit one candidate (VADER alone needs no fit) and return it with P(negative) per split."""
+    """Fit one candidate (VADER alone needs no fit) and return it with P(negative) per split.
+    `shared` (a dict kept across candidates) holds the vectorised CV folds, made once."""
     inputs = [INPUT_TEXT, *INPUT_VADER]
     if kind == "vader":
         return (
@@ -158,9 +162,14 @@ def score_candidate(
     weight = train.make_sample_weight(
         frame["airline"].to_numpy(), config.airline_weight, source_weight
     )
+    labels = frame["label"].to_numpy()
+    shared = {} if shared is None else shared
+    if "folds" not in shared:
+        with progress(f"vectorising {config.cv_folds} cross-validation folds"):
+            shared["folds"] = train.make_folds(frame[inputs], labels, config, weight)
     with progress(f"fitting {kind} ({config.cv_folds}-fold CV over C={list(config.c_grid)})"):
         pipeline, params = train.fit_pipeline(
-            kind, frame[inputs], frame["label"].to_numpy(), config, weight
+            kind, frame[inputs], labels, config, weight, folds=shared["folds"]
         )
     return (
         pipeline,
@@ -199,10 +208,10 @@ def train_candidates(
             {"normaliser_options": config.options.to_dict(), **asdict(config.train)}
         )
         tracking.log_json(report, "data_report.json")
-        best = None
+        best, shared = None, {}
         for kind in kinds:
             with tracking.start_run(kind, nested=True, tags={"candidate": kind}) as run:
-                pipeline, params, scores = score_candidate(kind, features, config.train)
+                pipeline, params, scores = score_candidate(kind, features, config.train, shared)
                 threshold = train.tune_threshold(
                     features["val"]["label"].to_numpy(), scores["val"], config.train.precision_floor
                 )

@@ -58,14 +58,15 @@ param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
 // The Functions host's own cap on a request body (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, default
-// 100 MB), lowered so a large body is refused before the worker buffers it. 1 MiB is at least the
-// API's cap (shared/api/middleware.py MAX_BODY_BYTES) and the schema's worst case: 100 texts of
-// 500 characters, each escaped in JSON as a surrogate pair (12 bytes), = 600,312 bytes.
-// tests/code/test_infra_consistency.py checks both bounds.
-@description('Largest request body the Functions host accepts, in bytes.')
+// 100 MB), lowered to just above the API's cap (shared/api/middleware.py MAX_BODY_BYTES =
+// 601,324 bytes: 100 texts of 500 characters, each JSON-escaped as a 12-byte surrogate pair, plus
+// 1 KB), so a larger body is refused before the worker buffers it while the API still answers
+// every body up to its own cap (and its own JSON 413 above it, up to this limit).
+// tests/code/test_infra_consistency.py keeps it within 64 KiB above MAX_BODY_BYTES.
+@description('Largest request body the Functions host accepts, in bytes (640 KiB).')
 @minValue(65536)
 @maxValue(104857600)
-param requestBodyLimitBytes int = 1048576
+param requestBodyLimitBytes int = 655360
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName

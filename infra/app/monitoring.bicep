@@ -106,7 +106,25 @@ var workbookCharts = [
     visualization: 'table'
   }
 ]
-var fourteenDaysMs = 1209600000
+// Workbook items (a for-expression cannot sit inside string(), hence this variable).
+var workbookItems = [
+  for (chart, i) in workbookCharts: {
+    type: 3
+    name: 'chart-${i}'
+    content: {
+      version: 'KqlItem/1.0'
+      title: chart.title
+      query: chart.query
+      size: 0
+      queryType: 0
+      resourceType: 'microsoft.operationalinsights/workspaces'
+      visualization: chart.visualization
+      timeContext: {
+        durationMs: 1209600000 // 14 days
+      }
+    }
+  }
+]
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: logAnalyticsName
@@ -268,24 +286,7 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
     sourceId: workspace.id
     serializedData: string({
       version: 'Notebook/1.0'
-      items: [
-        for (chart, i) in workbookCharts: {
-          type: 3
-          name: 'chart-${i}'
-          content: {
-            version: 'KqlItem/1.0'
-            title: chart.title
-            query: chart.query
-            size: 0
-            queryType: 0
-            resourceType: 'microsoft.operationalinsights/workspaces'
-            visualization: chart.visualization
-            timeContext: {
-              durationMs: fourteenDaysMs
-            }
-          }
-        }
-      ]
+      items: workbookItems
       fallbackResourceIds: [
         workspace.id
       ]

@@ -20,12 +20,20 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from shared.api.deps import ApiKeyDep, SettingsDep
 from shared.api.errors import ApiError
 from shared.api.rate_limit import HourlyLimiter, caller_of, retry_after_header
-from shared.api.schemas import ErrorPublic, PublicModel, replace_lone_surrogates
+from shared.api.schemas import ErrorPublic, PublicModel, reject_blank, replace_lone_surrogates
 from shared.api.signing import FeedbackSigner, FeedbackSignerDep
 from shared.feedback.event import (
     KIND_CORRECTION,
@@ -46,11 +54,13 @@ PredictedLabel = Literal["negative", "positive", "unknown"]
 MAX_MODEL_TEXT_CHARS = 2000  # a translation may be longer than the 500-character tweet
 RETRY_AFTER_UNAVAILABLE = "2"
 
-ModelText = Annotated[
+ModelText = Annotated[  # TweetText's rules, with room for a translation
     str,
     StringConstraints(
         strict=True, strip_whitespace=True, min_length=1, max_length=MAX_MODEL_TEXT_CHARS
     ),
+    AfterValidator(reject_blank),
+    BeforeValidator(replace_lone_surrogates),  # listed last, runs first
 ]
 
 
@@ -97,13 +107,6 @@ class FeedbackRequest(BaseModel):
         None, max_length=3, description="Optional; must be the language predict returned."
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def clean_text(cls, data: object) -> object:
-        if isinstance(data, dict) and "text" in data:
-            return {**data, "text": replace_lone_surrogates(data["text"])}
-        return data
-
     @model_validator(mode="after")
     def check_labels(self) -> FeedbackRequest:
         self.correct_label = resolve_correct_label(  # type: ignore[assignment]
@@ -114,7 +117,8 @@ class FeedbackRequest(BaseModel):
 
 class FeedbackPublic(PublicModel):
     status: Literal["recorded", "duplicate"] = Field(
-        description="recorded: stored now; duplicate: feedback on this prediction was stored before."
+        description="recorded: stored now; duplicate: feedback on this prediction was stored "
+        "before."
     )
     prediction_id: str
     kind: Literal["correction", "confirmation"]
@@ -192,7 +196,10 @@ def verify_feedback(body: FeedbackRequest, signer: FeedbackSigner | None) -> Tok
     responses={
         400: {"model": ErrorPublic, "description": "Undecodable body or malformed Content-Length."},
         401: {"model": ErrorPublic, "description": "Missing or wrong x-api-key."},
-        403: {"model": ErrorPublic, "description": "Token forged, expired, or not this feedback's."},
+        403: {
+            "model": ErrorPublic,
+            "description": "Token forged, expired, or not this feedback's.",
+        },
         413: {
             "model": ErrorPublic,
             "description": "Body larger than the largest valid request (about 587 KB).",

@@ -22,12 +22,18 @@ every partition, i.e. load all of them.
 
 What still reads every partition, one at a time (memory of one day, I/O of all): counting the
 records not yet consumed (the retrain threshold) and `iter_feedback` (the retrain's input).
+
+Retention: a lifecycle rule may delete old data files (their partition, rewritten by late flags
+or by `mark_consumed`, may outlive them). A batch whose data file is gone is skipped with a
+warning: those records have expired. A crash cannot cause that (data is written before the
+partition that names it).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -43,6 +49,8 @@ from shared.feedback.records import (
     split_fresh,
 )
 from shared.storage import ObjectStore, PreconditionFailed
+
+logger = logging.getLogger(__name__)
 
 INDEX_PREFIX = "state/index/"
 DUPLICATE_WINDOW = timedelta(days=7)  # >> feedback token lifetime (token.py, 24 h) + clock skew
@@ -101,30 +109,46 @@ def partition_names(store: ObjectStore) -> list[str]:
 
 
 class IndexWindow:
-    """The partitions one harvest has loaded, by day; days far behind the reading are dropped."""
+    """The partitions one harvest has loaded, by day, and the union of their ids.
+
+    Days far behind the reading are dropped (`forget_before`), so what it holds is bounded by
+    the feedback of the days around the page being read, not by all past feedback.
+    """
 
     def __init__(self, store: ObjectStore, window: timedelta = DUPLICATE_WINDOW) -> None:
         self.store = store
         self.window = window
         self.partitions: dict[date, Partition] = {}
+        self.ids: set[str] = set()
+        self.ready_day: date | None = None
 
     def partition(self, day: date, *, reload: bool = False) -> Partition:
         if reload or day not in self.partitions:
             self.partitions[day] = load_partition(self.store, partition_name(day))
+            self.ids |= self.partitions[day].ids
         return self.partitions[day]
 
+    def add(self, part: Partition, ids: Sequence[str]) -> None:
+        part.ids.update(ids)
+        self.ids.update(ids)
+
     def is_harvested(self, record: FeedbackRecord) -> bool:
-        """Whether the record's id is in a partition within DUPLICATE_WINDOW of its time."""
-        first = (record.flagged_at - self.window).date()
-        last = (record.flagged_at + self.window).date()
-        days = (first + timedelta(days=n) for n in range((last - first).days + 1))
-        return any(record.prediction_id in self.partition(day).ids for day in days)
+        """Whether the record's id is in a loaded partition (all within DUPLICATE_WINDOW are)."""
+        day = record.flagged_at.date()
+        if day != self.ready_day:
+            span = self.window.days + 1
+            for offset in range(-span, span + 1):
+                self.partition(day + timedelta(days=offset))
+            self.ready_day = day
+        return record.prediction_id in self.ids
 
     def forget_before(self, moment: datetime) -> None:
         """Drop partitions no record at or after `moment` can duplicate: memory stays bounded."""
-        oldest = (moment - self.window).date()
+        oldest = (moment - self.window).date() - timedelta(days=1)
         for day in [d for d in self.partitions if d < oldest]:
-            del self.partitions[day]
+            self.ids -= self.partitions.pop(day).ids
+        if self.ready_day is not None and self.ready_day < moment.date():
+            self.ready_day = None
 
 
 def commit_records(
@@ -163,15 +187,17 @@ def commit_day(
         except HarvestError:
             continue
         part.batches = batches
-        part.ids.update(entry["ids"])
+        window.add(part, entry["ids"])
         return batch_id
     raise HarvestError(f"{partition_name(day)} kept changing (another run?); rerun")
 
 
 def read_batch(store: ObjectStore, path: str) -> list[dict[str, str]]:
+    """The records of one data file; none (and a warning) when retention has deleted it."""
     stored = store.get(path)
     if stored is None:
-        raise HarvestError(f"{store.describe()}: the index names {path}, which is missing")
+        logger.warning("%s: %s is gone (retention?); skipped", store.describe(), path)
+        return []
     return [json.loads(line) for line in stored.data.decode("utf-8").splitlines() if line]
 
 

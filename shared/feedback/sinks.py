@@ -141,7 +141,7 @@ class SqliteFeedbackSink:
 
 
 class FeedbackUnavailable(RuntimeError):
-    """The event could not be stored durably within the deadline: answer 503, let the client retry."""
+    """The event could not be stored durably within the deadline: 503, the client retries."""
 
 
 class AppInsightsFeedbackSink:
@@ -186,7 +186,9 @@ class AppInsightsFeedbackSink:
             raise FeedbackUnavailable("too many feedback exports in flight")
         future = self._pool.submit(self._export, self.to_log_record(event))
         try:
-            succeeded = future.result(timeout=max(0.0, self.deadline - (time.monotonic() - started)))
+            succeeded = future.result(
+                timeout=max(0.0, self.deadline - (time.monotonic() - started))
+            )
         except FutureTimeout as exc:
             raise FeedbackUnavailable("App Insights ingestion did not answer in time") from exc
         if not succeeded:
@@ -220,7 +222,7 @@ class AppInsightsFeedbackSink:
         return ReadableLogRecord(record, self.resource, self.scope)
 
     def _seen_before(self, prediction_id: str) -> bool:
-        """Best effort: an LRU of ids exported lately, so a double click in one instance counts once."""
+        """Best effort: an LRU of ids exported lately (a double click counts once)."""
         with self._lock:
             if prediction_id in self._seen:
                 self._seen.move_to_end(prediction_id)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TOKEN_VERSION = "v1"
+TOKEN_VERSION = "v1"  # noqa: S105 - the token format's version, not a secret
 TOKEN_TTL_SECONDS = 24 * 3600  # a person clicks within minutes; scripts within the day
 MAX_TOKEN_CHARS = 1024
 KEY_BYTES = 32

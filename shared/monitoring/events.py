@@ -2,8 +2,9 @@
 
 One row per prediction: time (Unix seconds, UTC), label, P(negative), model version, language;
 the same fields the "predict" span carries to App Insights, minus the ids. SQLite at
-PREDICTION_EVENTS_PATH, at most PREDICTION_EVENTS_MAX rows (the oldest go first; 0 turns the
-store off, as in Azure, where the spans and the workbook do this job).
+PREDICTION_EVENTS_PATH, bounded by PREDICTION_EVENTS_MAX rows (the oldest go first, pruned back
+to the bound once it is exceeded by 10 % or FLUSH_EVERY rows; 0 turns the store off, as in Azure,
+where the spans and the workbook do this job).
 
 Writes are buffered in memory and flushed in one transaction every FLUSH_EVERY events or
 FLUSH_SECONDS, so a prediction pays a list append, not a disk commit; reads flush first. A failure
@@ -17,9 +18,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.settings import Settings, get_settings
 
@@ -30,12 +30,15 @@ FLUSH_SECONDS = 1.0
 SCHEMA = """CREATE TABLE IF NOT EXISTS prediction_events (
     at REAL NOT NULL, label TEXT NOT NULL, negative_probability REAL NOT NULL,
     model_version TEXT NOT NULL, language TEXT NOT NULL)"""
-INDEX = "CREATE INDEX IF NOT EXISTS prediction_events_at ON prediction_events (at)"
 
 
-@dataclass(frozen=True)
-class PredictionEvent:
-    """One prediction, without its text or ids."""
+def prune_slack(max_events: int) -> int:
+    """Rows allowed past the bound before pruning, so a delete runs once per many flushes."""
+    return max(FLUSH_EVERY, max_events // 10)
+
+
+class PredictionEvent(NamedTuple):
+    """One prediction, without its text or ids (a tuple: stored as is, no conversion)."""
 
     at: float
     label: str
@@ -59,6 +62,7 @@ class PredictionEventStore:
         self._last_flush = clock()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._rows = 0  # rows on disk, counted once on connect
 
     def add(self, events: Sequence[PredictionEvent]) -> None:
         """Buffer the events; flush when the buffer is full or old enough."""
@@ -95,22 +99,27 @@ class PredictionEventStore:
         pending, self._buffer = self._buffer, []
         db = self._connect()
         with db:
-            db.executemany(
-                "INSERT INTO prediction_events VALUES (?, ?, ?, ?, ?)", map(astuple, pending)
-            )
-            db.execute(  # keep the newest max_events rows
-                "DELETE FROM prediction_events WHERE rowid <= (SELECT rowid FROM prediction_events"
-                " ORDER BY rowid DESC LIMIT 1 OFFSET ?)",
-                (self.max_events,),
-            )
+            db.executemany("INSERT INTO prediction_events VALUES (?, ?, ?, ?, ?)", pending)
+            self._rows += len(pending)
+            if self._rows > self.max_events + prune_slack(self.max_events):
+                # rowids grow by one per insert and only the oldest are deleted: contiguous
+                db.execute(
+                    "DELETE FROM prediction_events"
+                    " WHERE rowid <= (SELECT max(rowid) FROM prediction_events) - ?",
+                    (self.max_events,),
+                )
+                self._rows = self.max_events
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "PRAGMA synchronous=NORMAL"
+            )  # no fsync per commit: a dashboard, not a ledger
             db.execute(SCHEMA)
-            db.execute(INDEX)
+            self._rows = db.execute("SELECT count(*) FROM prediction_events").fetchone()[0]
             self._db = db
         return self._db
 

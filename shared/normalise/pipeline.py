@@ -107,10 +107,13 @@ def prepare_for_vader(text: str) -> str:
 
 def _prepare_once(text: str) -> str:
     # Controls go before the repair (they would split a mojibake sequence) and after it ("&#31;").
-    text = repair_text(CONTROL_RE.sub(" ", text))
+    cleaned = CONTROL_RE.sub(" ", text)
+    text = repair_text(cleaned)
+    if text != cleaned:
+        text = CONTROL_RE.sub(" ", text)
     if not text.isascii():
         text = text.translate(UNICODE_TABLE)
-    text = replace_mentions(replace_urls(CONTROL_RE.sub(" ", text), " "), " ")
+    text = replace_mentions(replace_urls(text, " "), " ")
     text = mark_for_vader(cap_repeats(text))  # after mentions: "@bob:/" is no emoticon
     text = " ".join(replace_mentions(text, " ").split())  # "<3@bob" → ":) @bob" → ":)"
     return "" if not text.isascii() and is_blank(text) else bound_output(text)

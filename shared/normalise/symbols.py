@@ -91,13 +91,13 @@ def mark_for_vader(text: str) -> str:
     Until stable (≤ 3 passes): the spaces can complete an emoticon that needs a word end
     (")::)" → "): :)", in which "):" now counts).
     """
-    text = " ".join(SYMBOL_RE.sub(_vader_symbol, text).split())
-    for _ in range(2):
-        marked = " ".join(SYMBOL_RE.sub(_vader_symbol, text).split())
-        if marked == text:
+    marked, count = SYMBOL_RE.subn(_vader_symbol, text)
+    for _ in range(2 if count else 0):  # most tweets have no symbol: one scan
+        again = SYMBOL_RE.sub(_vader_symbol, marked)
+        if again.split() == marked.split():
             break
-        text = marked
-    return text
+        marked = again
+    return marked
 
 
 def _vader_symbol(match: re.Match[str]) -> str:

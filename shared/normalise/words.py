@@ -44,7 +44,7 @@ def _word_table(use_contractions: bool, use_slang: bool) -> dict[str, str]:
 
 
 def expand_slashed(text: str) -> str:
-    """"b/c" → "because", "w/o" → "without": before tokens, which would split them."""
+    """ "b/c" → "because", "w/o" → "without": before tokens, which would split them."""
     if "/" not in text:
         return text
     return _SLASHED_RE.sub(lambda match: f" {slang.SLASHED[match.group().lower()]} ", text)

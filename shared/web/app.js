@@ -159,10 +159,14 @@
   }
 
   function renderResult(text, data) {
-    const negative = data.label === "negative";
-    ui.label.textContent = negative ? "negative" : "positive";
-    ui.label.className = `label ${negative ? "negative" : "positive"}`;
-    ui.probability.textContent = `${formatPercent(data.negative_probability)} negative`;
+    // "unknown": the model found nothing it knows in the text, so there is no verdict to show.
+    const label = ["negative", "positive"].includes(data.label) ? data.label : "unknown";
+    ui.label.textContent = label === "unknown" ? "cannot judge" : label;
+    ui.label.className = `label ${label}`;
+    ui.probability.textContent =
+      label === "unknown"
+        ? "no words, emoji or emoticons the model knows"
+        : `${formatPercent(data.negative_probability)} negative`;
     renderBar(Number(data.negative_probability), Number(data.threshold));
     const explanation = Array.isArray(data.explanation) ? data.explanation : [];
     renderHighlights(ui.highlighted, text, explanation);
@@ -249,7 +253,9 @@
       const entry = document.createElement("li");
       entry.className = item.weight > 0 ? "negative" : "positive";
       const sign = item.weight > 0 ? "+" : "−";
-      entry.textContent = `${item.term} ${sign}${Math.abs(Number(item.weight)).toFixed(2)}`;
+      // A term not written as such in the tweet says which of the tweet's words it came from.
+      const from = item.source ? ` (from “${item.source}”)` : "";
+      entry.textContent = `${item.term}${from} ${sign}${Math.abs(Number(item.weight)).toFixed(2)}`;
       return entry;
     });
     list.replaceChildren(...items);

@@ -82,7 +82,14 @@
   document.addEventListener("DOMContentLoaded", () => {
     load();
     setInterval(load, REFRESH_MS);
-    const form = document.getElementById("predict-form");
-    if (form) form.addEventListener("submit", () => setTimeout(load, 800));
+    // Redraw after each answer app.js shows (it rewrites #result), whatever it took to come.
+    const result = document.getElementById("result");
+    let pending = null;
+    if (result) {
+      new MutationObserver(() => {
+        clearTimeout(pending);
+        pending = setTimeout(load, 200);
+      }).observe(result, { attributes: true, childList: true, subtree: true, characterData: true });
+    }
   });
 })();

@@ -531,7 +531,14 @@ def test_api_key_mode_without_a_key_refuses_to_serve(
 
 
 def test_feedback_is_wired_and_keyed(keyed_client: TestClient) -> None:
-    flag = {"prediction_id": str(uuid.uuid4()), "text": NEGATIVE, "predicted_label": "positive"}
+    prediction = post_predict(keyed_client, {"text": NEGATIVE}, headers={"x-api-key": API_KEY})
+    answer = prediction.json()
+    flag = {
+        "prediction_id": answer["prediction_id"],
+        "text": answer["model_text"],
+        "predicted_label": answer["label"],
+        "feedback_token": answer["feedback_token"],
+    }
     assert keyed_client.post("/api/feedback", json=flag).status_code == 401
     response = keyed_client.post("/api/feedback", json=flag, headers={"x-api-key": API_KEY})
     assert response.status_code == 202

@@ -27,7 +27,12 @@ from shared.monitoring.buzz import (
     evaluate_bins,
     judge_bin,
 )
-from shared.monitoring.events import PredictionEvent, PredictionEventStore, current_store
+from shared.monitoring.events import (
+    PredictionEvent,
+    PredictionEventStore,
+    current_store,
+    prune_slack,
+)
 from shared.settings import Settings, get_settings
 
 pytestmark = pytest.mark.code
@@ -169,13 +174,22 @@ def event(at: float, label: str = "negative") -> PredictionEvent:
     return PredictionEvent(at, label, 0.9 if label == "negative" else 0.1, "tiny-1", "en")
 
 
-def test_the_store_keeps_the_newest_events_up_to_its_bound(tmp_path: Path) -> None:
+def test_the_store_keeps_the_newest_events_within_its_bound(tmp_path: Path) -> None:
     store = PredictionEventStore(tmp_path / "events.sqlite3", max_events=10)
-    for i in range(25):
+    slack = prune_slack(10)
+    for i in range(3 * (10 + slack)):
         store.add([event(float(i))])
-    assert store.count() == 10
-    assert [e.at for e in store.since(0.0)] == [float(i) for i in range(15, 25)]
-    assert [e.at for e in store.since(20.0)] == [20.0, 21.0, 22.0, 23.0, 24.0]
+        assert store.count() <= 10 + slack
+    total = 3 * (10 + slack)
+    kept = [e.at for e in store.since(0.0)]
+    assert kept == [float(i) for i in range(total - len(kept), total)], "the newest, in order"
+    store.add([event(float(total + i)) for i in range(slack + 1)])
+    assert store.count() == 10, "pruned back to the bound once past the slack"
+    assert [e.at for e in store.since(float(total + slack - 2))] == [
+        float(total + slack - 2),
+        float(total + slack - 1),
+        float(total + slack),
+    ]
 
 
 def test_the_store_holds_no_text(tmp_path: Path) -> None:

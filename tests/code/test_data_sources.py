@@ -50,6 +50,7 @@ NO_LANGUAGE = SelectionConfig(english_only=False, balance=False)
         ('"she said ""thanks"" twice"', 'she said "thanks" twice'),
         ('"\\""lost my bag\\"" - @x"', '"lost my bag" - @x'),
         ('"a lone quote at the start', '"a lone quote at the start'),
+        ('"\\""""@joke: the best\\"""""', '"@joke: the best"'),  # quotes escaped in layers
         ("cancelled\\u002c again", "cancelled, again"),
         ("today\\u2019s flight", "today\u2019s flight"),
         ("angry \\ud83d\\ude21 now", "angry \U0001f621 now"),

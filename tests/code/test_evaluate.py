@@ -123,7 +123,8 @@ REPORT = {
         "semeval": {"weight": 2.0, "neutral": "drop", "loaded": 30, "rows": 20, "negative": 10,
                     "positive": 10, "splits": {"train": 16, "val": 2, "test": 2}},
     },
-    "frozen_sets": {"semeval_test": {"rows": 6, "negative": 2}, "brand": {"rows": 7, "negative": 3}},
+    "frozen_sets": {"semeval_test": {"rows": 6, "negative": 2},
+                    "brand": {"rows": 7, "negative": 3}},
     "semeval_holdout": "twitter-2015test-A.txt",
 }  # fmt: skip
 
@@ -174,9 +175,11 @@ def test_wilson_interval_against_known_values() -> None:
 
 
 def test_auc_interval_hanley_mcneil() -> None:
-    # Hanley & McNeil (1982): AUC 0.8 with 50 and 50 gives SE 0.0441 → ±0.0864.
+    # Hanley & McNeil (1982), by hand: AUC 0.8, 50 and 50: Q1 = 0.8/1.2 = 0.6667,
+    # Q2 = 1.28/1.8 = 0.7111, var = (0.16 + 49 * 0.02667 + 49 * 0.07111) / 2500 = 0.0019804,
+    # SE = 0.04450 → ±0.0872.
     low, high = auc_interval(0.8, 50, 50)
-    assert high - 0.8 == pytest.approx(1.96 * 0.04407, abs=2e-4)
+    assert high - 0.8 == pytest.approx(1.96 * 0.04450, abs=2e-4)
     assert 0.8 - low == pytest.approx(high - 0.8)
     narrow = auc_interval(0.8, 500, 500)
     assert narrow[1] - narrow[0] < high - low

@@ -119,7 +119,8 @@ def test_parity_gate_catches_sublinear_tf(kind: str, repeated_words: pd.DataFram
 
 def test_parity_gate_catches_a_tampered_idf_initializer(fitted: Fitted) -> None:
     def scale_some_idf(model: onnx.ModelProto) -> None:
-        (initializer,) = [i for i in model.graph.initializer if i.name == "idfcst"]
+        # The folded head keeps idf² for the norm and w⊙idf for the dot product.
+        (initializer,) = [i for i in model.graph.initializer if i.name == "head_idf_sq"]
         idf = numpy_helper.to_array(initializer).copy()
         idf[::2] *= 3.0  # uneven, so that l2 normalisation does not undo it
         initializer.CopyFrom(numpy_helper.from_array(idf, initializer.name))
@@ -131,10 +132,10 @@ def test_parity_gate_catches_a_tampered_idf_initializer(fitted: Fitted) -> None:
 
 def test_parity_gate_counts_label_flips(fitted: Fitted) -> None:
     def swap_classes(model: onnx.ModelProto) -> None:
-        (node,) = [n for n in model.graph.node if n.op_type == "LinearClassifier"]
-        for attribute in node.attribute:
-            if attribute.name in ("coefficients", "intercepts"):
-                attribute.floats[:] = [-value for value in attribute.floats]
+        for initializer in model.graph.initializer:
+            if initializer.name in ("head_text_w", "head_vader_w", "head_b"):
+                negated = -numpy_helper.to_array(initializer)
+                initializer.CopyFrom(numpy_helper.from_array(negated, initializer.name))
 
     broken = tamper(fitted.onnx_bytes, swap_classes)
     with pytest.raises(ExportError, match=f"{len(fitted.frame)} label flips"):
@@ -152,13 +153,36 @@ def test_run_in_chunks_matches_one_run(fitted: Fitted) -> None:
     np.testing.assert_allclose(probabilities, whole_probabilities, rtol=0, atol=1e-9)
 
 
-def test_l2_normalizer_is_replaced_by_standard_ops(fitted: Fitted) -> None:
-    """The slow ai.onnx.ml Normalizer is gone; ReduceL2 → Max → Div does its work."""
+def test_the_head_after_the_tfidf_op_is_narrow(fitted: Fitted) -> None:
+    """No Normalizer, no dense reduction, no LinearClassifier: after TfIdfVectorizer only one
+    elementwise op is as wide as the vocabulary; the rest are [N, 1] or MatMuls down to it."""
     import onnx
 
     ops = [node.op_type for node in onnx.load_from_string(fitted.onnx_bytes).graph.node]
-    assert "Normalizer" not in ops
-    assert ops.index("ReduceL2") < ops.index("Max") < ops.index("Div")
+    for slow in ("Normalizer", "ReduceL2", "ReduceSumSquare", "LinearClassifier"):
+        assert slow not in ops
+    after = ops[ops.index("TfIdfVectorizer") + 1 :]
+    assert after.count("Mul") == 1
+    assert after.count("MatMul") == 3
+
+
+def test_the_folded_head_keeps_the_converted_numbers(fitted: Fitted) -> None:
+    """Folding is exact algebra: against the plain skl2onnx graph, not only against sklearn."""
+    import onnx
+    import onnxruntime as ort
+
+    from training.export import convert_plain, frame_to_feeds, replace_l2_normalizer, run_in_chunks
+    from training.onnx_graph import fold_linear_head
+
+    folded = onnx.load_from_string(fitted.onnx_bytes)
+    assert fold_linear_head(folded) is folded  # already folded: nothing matches, unchanged
+    feeds = frame_to_feeds(fitted.frame)
+    plain = replace_l2_normalizer(convert_plain(fitted.pipeline))
+    runs = [
+        run_in_chunks(ort.InferenceSession(m.SerializeToString()), feeds) for m in (plain, folded)
+    ]
+    assert abs(runs[0][1] - runs[1][1]).max() <= 1e-6
+    assert (runs[0][0] == runs[1][0]).all()
 
 
 def test_text_without_known_terms_scores_like_scikit_learn(fitted: Fitted) -> None:

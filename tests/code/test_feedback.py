@@ -23,7 +23,6 @@ from pydantic import SecretStr
 
 from shared.api.app import create_app
 from shared.api.rate_limit import HourlyLimiter
-from shared.api.signing import FeedbackSigner
 from shared.feedback.event import (
     KIND_CONFIRMATION,
     KIND_CORRECTION,
@@ -289,7 +288,7 @@ def test_a_token_signed_with_another_key_or_edited_is_refused() -> None:
         read_token(KEY, token)
     assert forged.value.reason == "bad_signature"
     genuine = issue_token(KEY, claims(label="positive"))
-    version, payload, signature = genuine.split(".")
+    version, _payload, signature = genuine.split(".")
     edited = issue_token(KEY, claims(label="negative")).split(".")[1]
     with pytest.raises(TokenError):
         read_token(KEY, f"{version}.{edited}.{signature}")
@@ -312,7 +311,8 @@ def test_the_local_key_file_is_created_once_private_and_kept(tmp_path: Path) -> 
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert len(set(keys)) == 1
+    assert len(keys[0]) == 64
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["feedback-token.key"]
     assert read_or_create_key_file(path) == keys[0]  # a restart keeps the key
@@ -397,7 +397,8 @@ def stored_events(sink: SqliteFeedbackSink) -> list[dict[str, str]]:
 def test_predict_returns_the_masked_model_text_and_a_token(client: TestClient) -> None:
     prediction = predict(client)
     assert prediction["model_text"] == mask_personal_data(RAW)
-    assert "@user" in prediction["model_text"] and "http://url" in prediction["model_text"]
+    assert "@user" in prediction["model_text"]
+    assert "http://url" in prediction["model_text"]
     assert prediction["feedback_token"].startswith("v1.")
 
 
@@ -443,28 +444,16 @@ def test_the_original_english_text_also_matches_its_token(
     assert stored_events(sink)[0]["text"] == prediction["model_text"]
 
 
-def signed_unknown(client: TestClient, text: str = "zzqx") -> dict[str, Any]:
-    """A prediction labelled "unknown", signed as predict signs (the tiny model never says it)."""
-    signer: FeedbackSigner = client.app.state.feedback_signer  # type: ignore[attr-defined]
-    prediction = {
-        "prediction_id": str(uuid.uuid4()),
-        "label": "unknown",
-        "model_version": "tiny-1",
-        "language": "en",
-        "model_text": text,
-    }
-    token = signer.issue(type("P", (), prediction)())
-    return {**prediction, "feedback_token": token}
-
-
 def test_feedback_on_unknown_needs_a_label_and_cannot_be_confirmed(
     client: TestClient, sink: SqliteFeedbackSink
 ) -> None:
-    predict(client)  # builds the app's signer
-    prediction = signed_unknown(client)
+    prediction = predict(client, "zzqx wvvkq")  # nothing the model knows
+    assert prediction["label"] == "unknown"
     no_label = client.post("/api/feedback", json=feedback_body(prediction))
     confirmed = client.post("/api/feedback", json=feedback_body(prediction, kind="confirmation"))
-    labelled = client.post("/api/feedback", json=feedback_body(prediction, correct_label="positive"))
+    labelled = client.post(
+        "/api/feedback", json=feedback_body(prediction, correct_label="positive")
+    )
     assert (no_label.status_code, confirmed.status_code, labelled.status_code) == (422, 422, 202)
     [event] = stored_events(sink)
     assert (event["predicted_label"], event["correct_label"]) == ("unknown", "positive")
@@ -488,7 +477,9 @@ def test_feedback_that_does_not_match_its_token_is_refused(
     prediction = predict(client)
     body = feedback_body(prediction)
     if change.get("predicted_label") == "flip":
-        change = {"predicted_label": "positive" if prediction["label"] == "negative" else "negative"}
+        change = {
+            "predicted_label": "positive" if prediction["label"] == "negative" else "negative"
+        }
     if change.get("prediction_id") == "new":
         change = {"prediction_id": str(uuid.uuid4())}
     response = client.post("/api/feedback", json={**body, **change})

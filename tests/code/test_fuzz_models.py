@@ -188,7 +188,12 @@ def test_non_strings_are_never_coerced_into_text(value: object) -> None:
 def test_a_valid_flag_round_trips_with_the_other_label(
     prediction_id: uuid.UUID, text: str, predicted: str, version: str | None, language: str | None
 ) -> None:
-    body = {"prediction_id": str(prediction_id), "text": text, "predicted_label": predicted}
+    body = {
+        "prediction_id": str(prediction_id),
+        "text": text,
+        "predicted_label": predicted,
+        "feedback_token": "(a token)",  # checked by the route, not the schema
+    }
     body.update(
         {k: v for k, v in {"model_version": version, "language": language}.items() if v is not None}
     )

@@ -232,8 +232,9 @@ def test_a_harvest_keeps_only_the_partitions_near_what_it_reads(store: LocalObje
         record = make_record(moment, make_event(day))
         window.forget_before(moment)
         assert not window.is_harvested(record)
-        assert len(window.partitions) <= 2 * DUPLICATE_WINDOW.days + 2
-    assert min(window.partitions) >= (T0 + timedelta(days=days - 1) - DUPLICATE_WINDOW).date()
+        assert len(window.partitions) <= 2 * DUPLICATE_WINDOW.days + 4  # about two weeks
+    last = T0 + timedelta(days=days - 1)
+    assert min(window.partitions) >= (last - DUPLICATE_WINDOW - timedelta(days=2)).date()
 
 
 def test_the_index_is_one_partition_per_day_flagged(store: LocalObjectStore) -> None:
@@ -262,3 +263,18 @@ def test_a_repeat_flag_within_the_duplicate_window_is_dropped(store: LocalObject
     result = harvest(source, store, clock.now, SETTINGS)
     assert (result.new_records, result.duplicates) == (0, 1)
     assert harvested(store) == [first]
+
+
+def test_a_data_file_deleted_by_retention_is_skipped(
+    store: LocalObjectStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(T0)
+    source = DelayedSource(clock, ingestion_lag=timedelta(0))
+    old, new = source.add(T0), source.add(T0 + timedelta(days=40))
+    clock.advance(days=41)
+    harvest(source, store, clock.now, SETTINGS)
+    [expired] = [n for n in store.list("feedback/") if f"{T0:%Y/%m/%d}" in n]
+    store.delete(expired)  # a lifecycle rule removed the old data file; its partition stays
+    assert harvested(store) == [new]
+    assert "is gone" in caplog.text
+    assert old not in harvested(store)

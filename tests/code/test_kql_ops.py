@@ -118,6 +118,15 @@ def test_loop_queries_read_what_the_run_report_writes() -> None:
     assert set(JOBS) == {"harvest", "retrain"}
 
 
+def test_the_feedback_chart_reads_the_feedback_event() -> None:
+    from shared.feedback.event import EVENT_NAME, KINDS
+
+    text = (QUERIES / "workbook_feedback.kql").read_text(encoding="utf-8")
+    assert f'Message == "{EVENT_NAME}"' in text
+    assert properties_read("workbook_feedback.kql") == {"kind"}
+    assert f'"{KINDS[0]}"' in text, "a record without a kind is a correction"
+
+
 def test_model_health_reads_what_the_model_state_record_writes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

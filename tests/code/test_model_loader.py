@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.bundle import LABEL_NAMES, MANIFEST_FILE, MODEL_FILE
 from shared import model_loader
+from shared.bundle import LABEL_NAMES, MANIFEST_FILE, MODEL_FILE
 from shared.model_loader import ModelHolder
 from shared.model_store import ModelStore
 from shared.settings import Settings

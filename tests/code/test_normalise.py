@@ -382,7 +382,19 @@ def test_spanish_is_not_read_through_the_english_slang_table() -> None:
     words = normalise_text(SPANISH, language="es").split()
     assert "y" in words
     assert "why" not in words
-    assert words == "excelente vuelo el personal fue muy amable y llegamos a tiempo".split()
+    assert words == [
+        "excelente",
+        "vuelo",
+        "el",
+        "personal",
+        "fue",
+        "muy",
+        "amable",
+        "y",
+        "llegamos",
+        "a",
+        "tiempo",
+    ]
 
 
 @pytest.mark.parametrize("language", ["en", "en-GB", "EN", "und", None])

@@ -47,8 +47,8 @@ from shared.privacy import mask_personal_data
 from shared.settings import Settings
 from shared.translation import TranslationResult
 from tests.conftest import REPO_ROOT
-from tests.utils.feedback_builders import PERSONAL_TWEET, feedback_body, find_personal_data
 from tests.integration.conftest import AZURITE_KEY
+from tests.utils.feedback_builders import PERSONAL_TWEET, feedback_body, find_personal_data
 
 pytestmark = pytest.mark.code
 
@@ -475,9 +475,12 @@ def test_a_tweet_full_of_personal_data_leaves_none_in_the_sqlite_store(
             assert client.post("/api/feedback", json=body, headers=headers).status_code == 202
     assert sink.count() == 1
     stored = {
-        path.name: path.read_bytes() for path in tmp_path.glob("feedback.sqlite3*") if path.is_file()
+        path.name: path.read_bytes()
+        for path in tmp_path.glob("feedback.sqlite3*")
+        if path.is_file()
     }
-    assert "feedback.sqlite3" in stored and sum(map(len, stored.values())) > 0
+    assert "feedback.sqlite3" in stored
+    assert sum(map(len, stored.values())) > 0
     stored["logs"] = server_log(caplog).encode()
     assert find_personal_data(stored) == []
     assert find_personal_data({"tweet": PERSONAL_TWEET.encode()})  # the search does find them

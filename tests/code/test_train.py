@@ -19,12 +19,14 @@ from shared.inference import Predictor
 from tests.utils.bundles import tiny_training_frame
 from tests.utils.corpus import make_corpus, write_corpus_csv
 from training import pipeline, tracking
+from training.data import FrozenFiles
 from training.evaluate import compute_metrics
 from training.export import PARITY_TOLERANCE
 from training.train import (
     TrainConfig,
     build_pipeline,
     fit_pipeline,
+    make_folds,
     make_sample_weight,
     tune_threshold,
     vader_negative_probability,
@@ -74,6 +76,28 @@ def test_fit_pipeline_searches_c_by_cross_validation() -> None:
     assert 0.0 <= params["cv_roc_auc"] <= 1.0
     assert model.get_params()["clf__C"] == params["C"]
     assert (model.predict(frame) == labels).mean() >= 0.9  # refitted on everything
+
+
+@pytest.mark.parametrize("kind", ["tfidf_lr", "tfidf_lr_vader"])
+def test_fit_pipeline_agrees_with_grid_search_and_shares_folds(kind: str) -> None:
+    """The shared-fold search is GridSearchCV without the repeated vectorisation: same C, same
+    mean CV ROC AUC; folds made once serve every candidate."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    frame, labels = tiny_features()
+    config = TrainConfig(c_grid=(0.01, 0.1, 10.0), cv_folds=3, min_df=1, n_jobs=2)
+    search = GridSearchCV(
+        build_pipeline(kind, min_df=1),
+        {"clf__C": list(config.c_grid)},
+        scoring="roc_auc",
+        cv=StratifiedKFold(3, shuffle=True, random_state=config.seed),
+    ).fit(frame, labels)
+    folds = make_folds(frame, labels, config)
+    _, params = fit_pipeline(kind, frame, labels, config, folds=folds)
+    _, alone = fit_pipeline(kind, frame, labels, config)
+    assert params == alone
+    assert params["C"] == search.best_params_["clf__C"]
+    assert params["cv_roc_auc"] == pytest.approx(search.best_score_, abs=1e-9)
 
 
 def test_fit_pipeline_passes_the_sample_weight_to_the_classifier() -> None:
@@ -154,6 +178,14 @@ def test_tuned_threshold_keeps_its_promise_on_the_tuning_data() -> None:
 # --- the stages chained: prepare → train → export ---------------------------------------------
 
 
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
+FROZEN = FrozenFiles(
+    semeval_test=FIXTURES / "semeval" / "twitter-2016test-A.txt",
+    brand=FIXTURES / "domain" / "brand_sample.csv",
+)
+FROZEN_SETS = ("semeval_test", "brand", "brand_rest")
+
+
 @dataclass(frozen=True)
 class JobRun:
     config: pipeline.JobConfig
@@ -180,7 +212,7 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobRun]:
         patch.chdir(root)  # a SQLite store puts artifacts in ./mlruns
         tracking.configure_tracking(tracking_uri)
         config = pipeline.JobConfig(work_dir=root / "work", train=FAST)
-        report = pipeline.prepare_data([source], None, config)
+        report = pipeline.prepare_data([source], None, config, frozen=FROZEN)
         summary = pipeline.train_candidates(config, kinds=("vader", "tfidf_lr_vader"))
         bundle, manifest = pipeline.export_chosen(config, root / "bundles")
         try:
@@ -192,7 +224,10 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobRun]:
 def test_prepare_writes_splits_and_report(job: JobRun) -> None:
     data_dir = job.config.work_dir / "data"
     assert sorted(p.name for p in data_dir.iterdir()) == [
+        "brand.parquet",
+        "brand_rest.parquet",
         "report.json",
+        "semeval_test.parquet",
         "test.parquet",
         "train.parquet",
         "val.parquet",
@@ -216,7 +251,8 @@ def test_train_scores_every_candidate_and_keeps_an_exportable_one(job: JobRun) -
     assert candidates["vader"]["params"] == {"rule": "(1 - compound) / 2"}
     assert candidates["tfidf_lr_vader"]["params"]["C"] == 1.0
     for entry in candidates.values():
-        assert {"val", "test", "test_airline"} <= set(entry["metrics"])
+        assert {"val", "test", "test_airline", *FROZEN_SETS} <= set(entry["metrics"])
+        assert entry["metrics"]["brand"]["rows"] == job.report["frozen_sets"]["brand"]["rows"]
         assert 0.0 <= entry["threshold"] <= 1.0
     assert candidates["tfidf_lr_vader"]["metrics"]["test"]["accuracy"] >= 0.8
     model_dir = job.config.work_dir / "model"
@@ -241,6 +277,16 @@ def test_manifest_records_metrics_parity_and_lineage(job: JobRun) -> None:
     assert manifest.threshold == job.summary["candidates"]["tfidf_lr_vader"]["threshold"]
     assert {"test_accuracy", "val_accuracy", "test_airline_accuracy"} <= set(manifest.metrics)
     assert "test_rows" not in manifest.metrics
+    for name in FROZEN_SETS:
+        assert {f"{name}_accuracy", f"{name}_roc_auc", f"{name}_recall_neg", f"{name}_n"} <= set(
+            manifest.metrics
+        )
+    assert manifest.extra["semeval_holdout"] == "twitter-2016test-A.txt"
+    assert set(manifest.extra["frozen_sets"]) == set(FROZEN_SETS)
+    card = (job.bundle / pipeline.CARD_FILE).read_text(encoding="utf-8")
+    assert manifest.version in card
+    assert "| brand | " in card
+    assert "| semeval_test | " in card
     assert manifest.metrics["test_n"] == job.report["splits"]["test"]["rows"]
     assert manifest.metrics["parity_max_abs_diff"] <= PARITY_TOLERANCE
     assert manifest.metrics["parity_label_flips"] == 0.0
@@ -268,3 +314,6 @@ def test_mlflow_holds_the_runs_and_a_registered_version(job: JobRun) -> None:
     assert sorted(r.info.run_name for r in children) == ["tfidf_lr_vader", "vader"]
     export_run = client.get_run(job.manifest.mlflow_run_id)
     assert export_run.data.metrics["test_accuracy"] == job.manifest.metrics["test_accuracy"]
+    chosen = next(r for r in children if r.info.run_name == "tfidf_lr_vader")
+    for name in FROZEN_SETS:
+        assert {f"{name}_roc_auc", f"{name}_accuracy", f"{name}_rows"} <= set(chosen.data.metrics)

@@ -12,18 +12,13 @@ down to 8 s a call at 16 clients: no acknowledged flag may be missing from what 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shared.api import feedback as feedback_api
-from shared.api.errors import add_error_handlers
 from shared.feedback.event import EVENT_NAME, PROPERTIES
 from shared.feedback.sinks import FEEDBACK_LOGGER, AppInsightsFeedbackSink, build_log_exporter
 from shared.feedback.sources import load_query
@@ -343,7 +338,8 @@ def test_slow_ingestion_at_16_clients_loses_no_acknowledged_flag(
         f"{len(received)} received, lost {len(set(acked) - received)}"
     )
     assert acked, "some flags should get through on the fast calls"
-    assert others and set(others) == {503}, "slow calls must be 503s, never a false 202"
+    assert others, "slow calls must be answered 503"
+    assert set(others) == {503}, "slow calls must be 503s, never a false 202"
     assert set(acked) <= received
 
 

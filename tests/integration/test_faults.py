@@ -65,7 +65,18 @@ def blob_settings(azurite: Azurite, container: str, tmp_path: Path, default: Pat
         FEEDBACK_DB_PATH=tmp_path / "feedback.sqlite3",
         TRANSLATION_ENABLED=False,
         AUTH_MODE="none",
+        **private_paths(tmp_path),
     )
+
+
+def private_paths(tmp_path: Path) -> dict[str, object]:
+    """Files the app writes besides the feedback log, kept in the test's folder: the feedback
+    token key (shared by a restarted instance, as by instances of one app) and prediction events."""
+    return {
+        "FEEDBACK_TOKEN_KEY_PATH": tmp_path / "feedback-token.key",
+        "PREDICTION_EVENTS_PATH": tmp_path / "predictions.sqlite3",
+        "FEEDBACK_MAX_PER_HOUR": 1_000_000,
+    }
 
 
 def local_settings(tmp_path: Path, default: Path, **overrides: object) -> Settings:
@@ -80,6 +91,7 @@ def local_settings(tmp_path: Path, default: Path, **overrides: object) -> Settin
         "FEEDBACK_DB_PATH": tmp_path / "feedback.sqlite3",
         "TRANSLATION_ENABLED": False,
         "AUTH_MODE": "none",
+        **private_paths(tmp_path),
     }
     values.update(overrides)
     return Settings(**values)
@@ -217,7 +229,7 @@ def point_at_a_bad_champion(store: ModelStore, bundles: dict[str, Path], damage:
     if damage == "missing":
         store.objects.put(CHAMPION_NAME, b'{"version": "ghost", "previous": ["v1"]}')
         return "ghost"
-    store.publish(bundles["v2"], make_champion=False)
+    store.publish(bundles["v2"])  # verified when published; the bytes rot afterwards
     name = f"v2/{MODEL_FILE}"
     data = store.objects.get(name).data
     if damage == "truncated":
@@ -226,7 +238,6 @@ def point_at_a_bad_champion(store: ModelStore, bundles: dict[str, Path], damage:
         middle = len(data) // 2
         data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
     store.objects.put(name, data)
-    store.set_champion("v2")
     return "v2"
 
 
@@ -558,6 +569,7 @@ def switch_settings(port: int, container: str, tmp_path: Path, default: Path) ->
         FEEDBACK_DB_PATH=tmp_path / "feedback.sqlite3",
         TRANSLATION_ENABLED=False,
         AUTH_MODE="none",
+        **private_paths(tmp_path),
     )
 
 
@@ -671,13 +683,12 @@ def test_log_analytics_throttling_beyond_the_retries_moves_nothing(tmp_path: Pat
 # --- restarts -------------------------------------------------------------------------------------
 
 
-def flag(prediction_id: str) -> dict[str, str]:
-    return {
-        "prediction_id": prediction_id,
-        "text": NEGATIVE,
-        "predicted_label": "positive",
-        "language": "en",
-    }
+def flag(client: TestClient | httpx.Client) -> dict:
+    """Feedback on a fresh prediction of `client`'s server (feedback needs the prediction's
+    token): the body to send, which any instance sharing the token key accepts."""
+    response = client.post("/api/predict", json={"text": NEGATIVE})
+    response.raise_for_status()
+    return feedback_body(response.json())
 
 
 def test_a_new_instance_resumes_the_same_model_and_feedback_state(
@@ -697,15 +708,15 @@ def test_a_new_instance_resumes_the_same_model_and_feedback_state(
     store.publish(real_bundles["v2"])
     wait_for_refresh()
     assert served_version(first) == "v2"
-    ids = [str(uuid.uuid4()) for _ in range(5)]
-    assert all(first.post("/api/feedback", json=flag(i)).status_code == 202 for i in ids)
+    flags = [flag(first) for _ in range(5)]
+    assert all(first.post("/api/feedback", json=body).status_code == 202 for body in flags)
     azurite.stop()  # and the store goes down while the instance restarts
     try:
         second = api(settings)
         assert served_version(second) == "v2"  # the version served last, from the cache
         health = second.get("/api/health").json()
-        answers = [second.post("/api/feedback", json=flag(i)).json()["status"] for i in ids]
-        new_flag = second.post("/api/feedback", json=flag(str(uuid.uuid4()))).json()["status"]
+        answers = [second.post("/api/feedback", json=body).json()["status"] for body in flags]
+        new_flag = second.post("/api/feedback", json=flag(second)).json()["status"]
     finally:
         azurite.start()
     assert (health["source"], health["status"]) == ("cache", "degraded")
@@ -714,16 +725,16 @@ def test_a_new_instance_resumes_the_same_model_and_feedback_state(
     assert SqliteFeedbackSink(settings.FEEDBACK_DB_PATH).count() == 6
 
 
-def send_flags_until_killed(base_url: str, acked: list[str], stop: threading.Event) -> None:
+def send_flags_until_killed(base_url: str, acked: list[dict], stop: threading.Event) -> None:
     with httpx.Client(base_url=base_url, timeout=5) as client:
         while not stop.is_set():
-            prediction_id = str(uuid.uuid4())
             try:
-                response = client.post("/api/feedback", json=flag(prediction_id))
-            except httpx.TransportError:
+                body = flag(client)
+                response = client.post("/api/feedback", json=body)
+            except (httpx.TransportError, httpx.HTTPStatusError):
                 return  # the server is gone
             if response.status_code == 202 and response.json()["status"] == "recorded":
-                acked.append(prediction_id)
+                acked.append(body)
 
 
 def test_a_killed_server_loses_no_acknowledged_flag_and_a_new_one_counts_none_twice(
@@ -739,9 +750,10 @@ def test_a_killed_server_loses_no_acknowledged_flag_and_a_new_one_counts_none_tw
         "FEEDBACK_DB_PATH": str(db),
         "TRANSLATION_ENABLED": "false",
         "AUTH_MODE": "none",
+        **{name: str(value) for name, value in private_paths(tmp_path).items()},
     }
     server = ApiProcess(env, tmp_path / "server.log").start()
-    acked: list[str] = []
+    acked: list[dict] = []
     stop = threading.Event()
     senders = [
         threading.Thread(target=send_flags_until_killed, args=(server.base_url, acked, stop))
@@ -759,7 +771,8 @@ def test_a_killed_server_loses_no_acknowledged_flag_and_a_new_one_counts_none_tw
         for sender in senders:
             sender.join(timeout=10)
         server.stop()
-    acknowledged = list(acked)
+    bodies = list(acked)
+    acknowledged = [body["prediction_id"] for body in bodies]
     assert len(acknowledged) >= 100
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -771,9 +784,7 @@ def test_a_killed_server_loses_no_acknowledged_flag_and_a_new_one_counts_none_tw
         ApiProcess(env, tmp_path / "server2.log") as restarted,
         httpx.Client(base_url=restarted.base_url, timeout=10) as client,
     ):
-        again = [
-            client.post("/api/feedback", json=flag(i)).json()["status"] for i in acknowledged[:50]
-        ]
+        again = [client.post("/api/feedback", json=body).json()["status"] for body in bodies[:50]]
     assert again == ["duplicate"] * len(again)
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == len(stored)

@@ -2,12 +2,12 @@
 
 The app runs under uvicorn on a free loopback port, with the production security headers, so the
 Content-Security-Policy is enforced exactly as in Azure: any inline script or style would show up
-as a violation here. The feedback buttons send what predict returned (its token included) and the page retries a 503.
+as a violation here. The feedback buttons send what predict returned (its token included), and
+the page retries a 503.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
@@ -226,13 +226,35 @@ def test_feedback_buttons_record_what_the_model_read(
     sync_api.expect(page.locator("#feedback-message")).to_have_text(
         "thanks, recorded", timeout=5_000
     )
-    assert page.is_disabled("#wrong") and page.is_disabled("#right")
+    assert page.is_disabled("#wrong")
+    assert page.is_disabled("#right")
     [event] = [e for pid, e in stored_feedback(web_dir).items() if pid not in before]
     assert event["kind"] == kind
     assert event["predicted_label"] == "negative"
     assert event["correct_label"] == ("positive" if kind == "correction" else "negative")
-    assert "@user" in event["text"] and "<phonenumber>" in event["text"]
-    assert "555" not in event["text"] and "united" not in event["text"]
+    assert "@user" in event["text"]
+    assert "<phonenumber>" in event["text"]
+    assert "555" not in event["text"]
+    assert "united" not in event["text"]
+    assert probe.problems() == []
+
+
+def test_an_unknown_answer_is_corrected_with_the_label_the_user_picks(
+    probe: PageProbe, base_url: str, web_dir: Path
+) -> None:
+    page = probe.page
+    page.goto(base_url + "/")
+    before = set(stored_feedback(web_dir))
+    predict(page, "zzqx wvvkq")
+    assert page.text_content("#wrong") == "It is negative"
+    assert page.text_content("#right") == "It is positive"
+    page.click("#right")
+    sync_api.expect(page.locator("#feedback-message")).to_have_text(
+        "thanks, recorded", timeout=5_000
+    )
+    [event] = [e for pid, e in stored_feedback(web_dir).items() if pid not in before]
+    assert (event["kind"], event["predicted_label"]) == ("correction", "unknown")
+    assert event["correct_label"] == "positive"
     assert probe.problems() == []
 
 
@@ -264,7 +286,8 @@ def test_the_page_retries_feedback_the_server_could_not_store_yet(
         sync_api.expect(probe.page.locator("#feedback-message")).to_have_text(
             "thanks, recorded", timeout=15_000
         )
-    assert sink.calls == 3 and len(sink.events) == 1
+    assert sink.calls == 3
+    assert len(sink.events) == 1
     assert probe.problems(expected_failures=("/api/feedback",)) == []
 
 

@@ -158,5 +158,7 @@ def find_personal_data(blobs: dict[str, bytes]) -> list[str]:
     found = []
     for name, piece in PERSONAL_PIECES.items():
         for form in personal_forms(piece):
-            found.extend(f"{name} as {form!r} in {where}" for where, blob in blobs.items() if form in blob)
+            found.extend(
+                f"{name} as {form!r} in {where}" for where, blob in blobs.items() if form in blob
+            )
     return found

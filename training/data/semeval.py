@@ -37,6 +37,7 @@ SEMEVAL_GLOB = "twitter-*-A.txt"
 SEMEVAL_CLASSES = ("negative", "neutral", "positive")
 _RECORD_RE = re.compile(r"^(\d+)\t(negative|neutral|positive)\t", re.IGNORECASE)
 _ESCAPE_RE = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
+_QUOTE_RUN_RE = re.compile(r'"{2,}')
 DUPLICATES_ATTR = "duplicates_dropped"
 CONFLICTS_ATTR = "conflicts_dropped"
 
@@ -69,11 +70,13 @@ def decode_escapes(text: str) -> str:
 
 
 def clean_semeval_text(raw: str) -> str:
-    """Trailing empty fields and blank lines off, outer quotes off (with `""` and `\\"` inside
-    undone), JSON-style escapes decoded. A lone quote on one side is the data's own and stays."""
+    """Trailing empty fields and blank lines off, outer quotes off (with `""`, `\\"` and layers
+    of both inside undone), JSON-style escapes decoded. A lone quote on one side stays."""
     text = raw.rstrip("\t\r\n ")
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        text = text[1:-1].replace('\\""', '"').replace('""', '"').replace('\\"', '"')
+        # Quotes were escaped in layers (JSON `\\"`, CSV `""`, sometimes both, twice): a run of
+        # quotes inside is one quote of the tweet.
+        text = _QUOTE_RUN_RE.sub('"', text[1:-1].replace('\\"', '"'))
     return decode_escapes(text).strip()
 
 
