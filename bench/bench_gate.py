@@ -104,12 +104,15 @@ def print_simulation(discordances: list[float], sizes: list[int], runs: int, pol
     for q in discordances:
         for n in sizes:
             power = gate.non_inferiority_power(n, q, policy)
-            rule = "non-inferiority" if power >= policy.power_target else "large regressions only"
+            rule = gate.rule_for(n, policy).replace("_", " ")
             same = gate.simulate_refusal_rate(n, q, 0.0, policy, runs=runs, seed=n)
             worse = gate.simulate_refusal_rate(n, q, -0.02, policy, runs=runs, seed=n + 1)
             ok = "yes" if same <= 0.05 and worse >= 0.95 else "no"
             print(f"| {n:,} | {q:.3f} | {rule} | {power:.2f} | {same:.3f} | {worse:.3f} | {ok} |")
         print(f"| rows needed at discordance {q:.3f}: {gate.rows_needed(q, policy):,} |||||||")
+    needed = gate.rows_needed(policy.reference_discordance, policy)
+    print(f"\nnon-inferiority from {needed:,} rows (reference discordance "
+          f"{policy.reference_discordance})")  # fmt: skip
 
 
 def main() -> None:
@@ -123,8 +126,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--margin", type=float, default=0.02)
+    parser.add_argument("--reference-discordance", type=float, default=0.08)
     args = parser.parse_args()
-    policy = GatePolicy(margin=args.margin, resamples=args.resamples)
+    policy = GatePolicy(
+        margin=args.margin,
+        resamples=args.resamples,
+        reference_discordance=args.reference_discordance,
+    )
     discordances = list(args.discordance)
     if args.work_dir:
         from training.progress import QUIET

@@ -47,12 +47,31 @@ def vader_lexicon() -> dict[str, float]:
     return {**words, **{emoji: valence[sign] for emoji, sign in EMOJI_POLARITY.items()}}
 
 
+SYMBOL_WORDS = (":)", ":(")  # what prepare_for_vader writes for every emoticon
+
+
 @cache
 def _vader_analyzer():
     # Imported lazily: the lexicon load costs ~50 ms and should not slow down app indexing.
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    analyzer = SentimentIntensityAnalyzer()
+    class TweetAnalyzer(SentimentIntensityAnalyzer):
+        """VADER, except that an emoji or emoticon keeps its own valence.
+
+        VADER negates and boosts a lexicon item by the words before it, so in "no information
+        :(" the "no" turned the ":(" positive (compound −0.44 → +0.05): a frown appended to a
+        complaint made it read happier. A symbol says how the writer feels whatever precedes it.
+        """
+
+        symbols = frozenset(SYMBOL_WORDS) | frozenset(EMOJI_POLARITY)
+
+        def sentiment_valence(self, valence, sentitext, item, i, sentiments):
+            if item in self.symbols and item in self.lexicon:
+                sentiments.append(self.lexicon[item])
+                return sentiments
+            return super().sentiment_valence(valence, sentitext, item, i, sentiments)
+
+    analyzer = TweetAnalyzer()
     analyzer.lexicon = vader_lexicon()
     analyzer.emojis = {}  # emoji are lexicon words here, not descriptions to score
     return analyzer

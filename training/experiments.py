@@ -159,9 +159,14 @@ def fit_fixed(features: dict[str, pd.DataFrame], config: train.TrainConfig) -> d
     return {name: pipeline.predict_proba(f[inputs])[:, 1] for name, f in features.items()}
 
 
-def fit_study_variant(work_dir: Path, config: JobConfig) -> dict[str, dict[str, float]]:
-    """The exported kind at a fixed C on one prepared corpus; threshold tuned on val as in train."""
+def fit_study_variant(
+    work_dir: Path, config: JobConfig, weights: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """The exported kind at a fixed C on one prepared corpus, each source at its variant's weight
+    (the prepared data is shared by variants that differ only in weight); threshold tuned on val
+    as in train."""
     frames, _ = load_prepared(work_dir)
+    frames["train"] = frames["train"].assign(weight=frames["train"]["source"].map(weights))
     features = featurise(frames, config.options)
     scores = fit_fixed(features, config.train)
     threshold = train.tune_threshold(
@@ -195,7 +200,8 @@ def run_corpus_study(
             config = replace(config, work_dir=prepared[key])
             with tracking.start_run(name, nested=True):
                 with progress(f"corpus variant: {name}"):
-                    metrics = fit_study_variant(prepared[key], config)
+                    weights = {source.name: source.weight for source in variant}
+                    metrics = fit_study_variant(prepared[key], config, weights)
                 for split, values in metrics.items():
                     tracking.log_metrics(evaluate.prefix_metrics(values, split))
             rows.append((name, metrics))

@@ -269,25 +269,36 @@ def retrain(
         report.reasons.append(f"only {usable} feedback texts to train on (< {config.min_feedback})")
         return report, None
     with tempfile.TemporaryDirectory() as tmp:
-        champion_dir = Path(tmp) / pointer.version
-        manifest = store.download(pointer.version, champion_dir)
+        manifest = store.download(pointer.version, Path(tmp) / pointer.version)
         challenger_dir, choice = fit_and_export(work_dir, selection, manifest, bundle_root, config)
         frozen, note = comparable_frozen(frozen, manifest, work_dir)
         sets = {**frozen, FEEDBACK_SLICE: selection.holdout}
-        with progress("scoring champion and challenger on the same tweets"):
-            champion = (score_bundle(champion_dir, sets), manifest.threshold)
-            challenger = (score_bundle(challenger_dir, sets), choice.threshold)
-    report.challenger = challenger_dir.name
+        compare(report, sets, (Path(tmp) / pointer.version, challenger_dir), choice, config)
+    report.reasons += [note] if note else []
+    report.seconds = round(time.perf_counter() - started, 1)
+    log_retrain(report, config)
+    return report, challenger_dir
+
+
+def compare(
+    report: RetrainReport,
+    sets: dict[str, pd.DataFrame],
+    bundles: tuple[Path, Path],
+    choice: DomainChoice,
+    config: RetrainConfig,
+) -> None:
+    """Score (champion, challenger) bundles on the same sets; fill the report's figures and
+    verdict."""
+    with progress("scoring champion and challenger on the same tweets"):
+        champion = (score_bundle(bundles[0], sets), bundle_threshold(bundles[0]))
+        challenger = (score_bundle(bundles[1], sets), choice.threshold)
+    report.challenger = bundles[1].name
     report.choice = asdict(choice)
     report.metrics = {
         "champion": set_metrics(sets, *champion),
         "challenger": set_metrics(sets, *challenger),
     }
     report.promoted, report.reasons, report.gate = judge(sets, champion, challenger, config.policy)
-    report.reasons += [note] if note else []
-    report.seconds = round(time.perf_counter() - started, 1)
-    log_retrain(report, config)
-    return report, challenger_dir
 
 
 def log_retrain(report: RetrainReport, config: RetrainConfig) -> None:

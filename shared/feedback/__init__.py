@@ -1,7 +1,8 @@
 """The feedback path, one module per concern.
 
 - `event`: the one definition of a feedback event (what a click records).
-- `sinks`: where the API writes events (local SQLite, or App Insights).
+- `token`: the signed token predict returns, so only real predictions get feedback.
+- `sinks`: where the API writes events (local SQLite, or App Insights), durably before the 202.
 - `records`: harvested records and the watermark (pure).
 - `sources`: where the harvest reads events (SQLite, or Log Analytics through KQL).
 - `state`: the harvest's index, watermark and consumed ids in the feedback container.

@@ -175,13 +175,24 @@ def run_harvest(settings: Settings, now: datetime | None = None) -> HarvestResul
 
 
 def harvest_timer(timer: Any) -> None:
-    """Body of the weekly timer trigger; a failure fails the invocation, where alerts see it."""
+    """Body of the weekly timer trigger; a failure fails the invocation, where alerts see it.
+
+    Each run also writes its `loop_run` record (job "harvest"), which the harvest alert counts
+    (shared/monitoring/run_report.py, shared/queries/loop_harvest.kql).
+    """
+    from shared.monitoring.run_report import record_run
     from shared.settings import get_settings
 
     if getattr(timer, "past_due", False):
         logger.info("harvest timer is past due; harvesting now")
-    result = run_harvest(get_settings())
-    logger.info("feedback harvest done: %s", json.dumps(result.summary(), sort_keys=True))
+    try:
+        result = run_harvest(get_settings())
+    except Exception as exc:
+        record_run("harvest", "failure", detail=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        raise
+    summary = json.dumps(result.summary(), sort_keys=True)
+    logger.info("feedback harvest done: %s", summary)
+    record_run("harvest", "success", detail=summary)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

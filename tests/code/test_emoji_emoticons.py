@@ -229,3 +229,26 @@ def test_curated_lists_win_over_names() -> None:
     assert emoji_sources.curated_polarity("👍") == 1
     assert emoji_sources.curated_polarity("🇺🇸") == 0
     assert emoji_sources.curated_polarity("🫠") is None
+
+
+NEGATED_COMPLAINTS = (
+    "delayed for 5 hours at the gate with no information",
+    "not one word from the crew",
+    "they never called back",
+)
+
+
+@pytest.mark.parametrize("symbol", NEGATIVE)
+@pytest.mark.parametrize("complaint", NEGATED_COMPLAINTS)
+def test_a_negation_before_a_symbol_does_not_flip_it(complaint: str, symbol: str) -> None:
+    """VADER negates a lexicon item by the words before it: "no information :(" read happier
+    than "information :(". A symbol keeps its own valence, so appending one never helps."""
+    before = vader_scores([complaint])[0][3]
+    after = vader_scores([f"{complaint} {symbol}"])[0][3]
+    assert after <= before, (complaint, symbol, before, after)
+
+
+@pytest.mark.parametrize("symbol", POSITIVE)
+def test_a_negation_before_a_positive_symbol_does_not_flip_it(symbol: str) -> None:
+    praise = "no problems at all, the crew was great"
+    assert vader_scores([f"{praise} {symbol}"])[0][3] >= vader_scores([praise])[0][3]

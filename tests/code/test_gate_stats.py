@@ -154,3 +154,24 @@ def test_a_small_set_cannot_refuse_a_two_point_drop() -> None:
     assert gate.simulate_refusal_rate(359, 0.06, 0.0, policy, runs=200, seed=5) <= 0.05
     assert gate.simulate_refusal_rate(359, 0.06, -0.02, policy, runs=200, seed=6) < 0.5
     assert gate.rows_needed(0.06, policy) > 359
+
+
+def test_the_rule_depends_on_the_set_size_never_on_the_challenger() -> None:
+    """A challenger that differs a lot from the champion must not earn the lax rule."""
+    rows = gate.rows_needed(POLICY.reference_discordance, POLICY)
+    assert gate.rule_for(rows, POLICY) == gate.RULE_NON_INFERIORITY
+    assert gate.rule_for(rows - 1, POLICY) == gate.RULE_LARGE_REGRESSION
+    # 3 points worse with 30 % discordance on a big set: low power, still refused
+    wild = gate.paired_difference(*outcomes(5000, 825, 675, 3000), POLICY)
+    passes, rule, power = gate.judge_frozen(wild, POLICY)
+    assert (passes, rule) == (False, gate.RULE_NON_INFERIORITY)
+    assert power < 0.95
+
+
+def test_error_rates_just_above_and_below_the_size_switch() -> None:
+    """At the reference discordance, both error rates hold from the switch up."""
+    policy = GatePolicy(resamples=400)
+    rows = gate.rows_needed(policy.reference_discordance, policy)
+    q = policy.reference_discordance
+    assert gate.simulate_refusal_rate(rows, q, 0.0, policy, runs=300, seed=11) <= 0.09
+    assert gate.simulate_refusal_rate(rows, q, -0.02, policy, runs=300, seed=12) >= 0.91

@@ -450,3 +450,25 @@ def test_main_and_timer_run_one_harvest(
         harvest_module.harvest_timer(type("Timer", (), {"past_due": True})())
     assert "feedback harvest done" in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_the_timer_reports_each_run_for_the_harvest_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.monitoring.run_report import RUN_EVENT, RUN_LOGGER
+
+    settings = embedded_settings(tmp_path)
+    monkeypatch.setattr("shared.settings.get_settings", lambda: settings)
+    with caplog.at_level(logging.INFO, logger=RUN_LOGGER):
+        harvest_module.harvest_timer(object())
+    [success] = [r for r in caplog.records if r.getMessage() == RUN_EVENT]
+    assert (success.job, success.outcome) == ("harvest", "success")
+    assert json.loads(success.detail)["new_records"] == 0
+    broken = embedded_settings(tmp_path, FEEDBACK_BACKEND="appinsights")  # no workspace
+    monkeypatch.setattr("shared.settings.get_settings", lambda: broken)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=RUN_LOGGER), pytest.raises(HarvestError):
+        harvest_module.harvest_timer(object())
+    [failure] = [r for r in caplog.records if r.getMessage() == RUN_EVENT]
+    assert failure.outcome == "failure"
+    assert "LOG_ANALYTICS_WORKSPACE_ID" in failure.detail

@@ -35,6 +35,7 @@ def loop_settings(azurite, blob_container: str, tmp_path: Path) -> Settings:
         TRANSLATION_ENABLED=False,
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db",
         RETRAIN_THRESHOLD=20,
+        FEEDBACK_MAX_PER_HOUR=10_000,  # one caller flags a few hundred tweets here
     )
 
 

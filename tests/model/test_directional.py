@@ -46,6 +46,7 @@ MORE_NEGATIVE = [
         id="stuck-on-tarmac",
     ),
     pytest.param("the food was good", "the food was not good", id="negated-good"),
+    pytest.param("back home now :)", "back home now :(", id="smile-to-frown"),
 ]
 LESS_NEGATIVE = [
     pytest.param(

@@ -45,6 +45,16 @@ SAME_LABEL_PAIRS = [
         "@AmericanAir @jane_doe the seat was broken and dirty",
         id="two-mentions-added",
     ),
+    pytest.param(
+        "the seat was broken and dirty",
+        "the seat was broken and dirty #travel",
+        id="hashtag-added",
+    ),
+    pytest.param(
+        "can't wait to fly home, so happy",
+        "cant wait to fly home, so happy",
+        id="apostrophe-dropped",
+    ),
     pytest.param("LOVED the crew today", "loved the crew today", id="case-upper-praise"),
     pytest.param(
         "MY FLIGHT WAS CANCELLED AGAIN", "my flight was cancelled again", id="case-upper-complaint"
@@ -61,7 +71,9 @@ SAME_LABEL_PAIRS = [
 ]
 
 SAME_SCORE_PAIRS = [
-    pytest.param("the flight was great 👍🏻", "the flight was great 👍🏿", id="skin-tone-light-dark"),
+    pytest.param(
+        "the flight was great 👍🏻", "the flight was great 👍🏿", id="skin-tone-light-dark"
+    ),
     pytest.param("the flight was great 👍🏽", "the flight was great 👍", id="skin-tone-none"),
     pytest.param("thanks for the help 🙏🏾", "thanks for the help 🙏", id="skin-tone-folded-hands"),
     pytest.param("i waited for hours 👎🏼", "i waited for hours 👎🏾", id="skin-tone-thumbs-down"),

@@ -35,6 +35,8 @@ CLEAR_COMPLAINTS = [
     "they charged me twice and won't refund me",
     "the agent was rude and unhelpful",
     "I will never fly with you again",
+    "my flight was cancelled and they lost my luggage, worst airline ever",
+    "I hate flying with them, terrible service",
 ]
 CLEAR_PRAISE = [
     "thank you for the upgrade, the crew was amazing!",
@@ -46,6 +48,7 @@ CLEAR_PRAISE = [
     "happy to be home, smooth flight",
     "flight attendants were lovely, thank you",
     "what a wonderful crew, thank you",
+    "great flight, landed early, love it :)",
 ]
 NEGATED_PRAISE = [  # a negated good word is a complaint
     "not happy with the service",
