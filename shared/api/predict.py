@@ -100,8 +100,14 @@ async def translate_all(
 async def prepare_texts(
     texts: list[str], translator: TranslatorLike, languages: list[str]
 ) -> list[PreparedText]:
-    """Only the texts whose `detect_language` is not English go to the translator."""
-    foreign = [(t, lang) for t, lang in zip(texts, languages, strict=True) if lang != ENGLISH]
+    """Only the texts whose `detect_language` is not English go to the translator, and with their
+    personal data already masked: the translator is a third party, and its answer is masked
+    again before scoring (masking is idempotent)."""
+    foreign = [
+        (mask_personal_data(t), lang)
+        for t, lang in zip(texts, languages, strict=True)
+        if lang != ENGLISH
+    ]
     translations = iter(await translate_all(foreign, translator))
     return [
         prepare_text(text, language, None if language == ENGLISH else next(translations))

@@ -826,3 +826,20 @@ def test_japanese_batch_at_the_limits_is_accepted(client: TestClient) -> None:
     assert len(texts[0]) == 280
     response = post_predict(client, {"texts": texts})
     assert response.status_code == 200
+
+
+# --- the translator is a third party: it gets no personal data
+
+
+def test_the_translator_never_sees_personal_data(tiny_bundle: Path, tmp_path: Path) -> None:
+    translator = FakeTranslator()
+    text = (
+        "Bonjour, mon vol est annulé, appelez-moi au +33 6 12 34 56 78, carte 4111 1111 1111 "
+        "1111, écrivez à jean.dupont@example.fr, merci @AirFrance"
+    )
+    with make_client(make_settings(tmp_path, tiny_bundle), translator) as client:
+        body = post_predict(client, {"text": text}).json()
+    (sent, _language), *_ = translator.calls
+    for secret in ("12 34 56 78", "4111 1111", "jean.dupont", "example.fr", "@AirFrance"):
+        assert secret not in sent, secret
+        assert secret not in body["model_text"], secret
