@@ -7,8 +7,13 @@ seconds (and at most `--max-requests` requests) with this mix:
 
 - 70% one tweet (`{"text"}`);
 - 15% a batch of 10 to 100 tweets (`{"texts"}`);
-- 15% feedback on a prediction_id the server returned; one in ten of those flags an id already
-  flagged, which must answer 202 "duplicate" (the intended repeats).
+- 15% feedback (`kind: "correction"`) on a prediction the server returned, sent back as the
+  page sends it: the answer's `prediction_id`, `label`, `model_text` and `feedback_token`; one in
+  ten of those repeats a flag already acknowledged (same body), which must answer 202
+  "duplicate" (the intended repeats).
+
+All clients share one address, so the server runs with FEEDBACK_MAX_PER_HOUR raised far above
+the load (the cap is not what is measured; a 429 would count as an error).
 
 It reports requests, errors (any non-2xx or transport failure, and any unexpected feedback
 status), p50/p99 per kind, throughput, the server's resident memory (psutil) over the first
@@ -58,7 +63,8 @@ MEMORY_SAMPLE_SECONDS = 0.5
 SINGLE, BATCH, FEEDBACK = "predict, 1 text", "predict, batch 10-100", "feedback"
 MIX = ((SINGLE, 0.70), (BATCH, 0.15), (FEEDBACK, 0.15))
 REPEAT_SHARE = 0.10  # of feedback: flag an id already flagged (must answer "duplicate")
-POOL_SIZE = 5_000  # prediction ids kept for feedback
+POOL_SIZE = 5_000  # prediction answers kept for feedback
+FEEDBACK_CAP = 100_000_000  # FEEDBACK_MAX_PER_HOUR of the bench server: never reached
 TWEETS = [
     *serving_process.TWEETS,
     "why is the wifi never working on these planes #fail",
@@ -81,8 +87,8 @@ class LoadState:
     texts_scored: int = 0
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
-    pool: deque[tuple[str, str, str]] = field(default_factory=lambda: deque(maxlen=POOL_SIZE))
-    recorded: set[str] = field(default_factory=set)
+    pool: deque[dict[str, object]] = field(default_factory=lambda: deque(maxlen=POOL_SIZE))
+    recorded: dict[str, dict[str, object]] = field(default_factory=dict)  # id -> body sent
     repeats: int = 0
     unsettled: set[str] = field(default_factory=set)  # flags whose answer never arrived
 
@@ -116,20 +122,29 @@ async def send_predict(
         return
     answer = response.json()
     results = answer["results"] if texts else [answer]
-    sent_texts = texts or [body["text"]]
     state.texts_scored += len(results)
-    for text, result in zip(sent_texts, results, strict=True):
-        state.pool.append((result["prediction_id"], text, result["label"]))
+    state.pool.extend(correction_of(result) for result in results)
+
+
+def correction_of(prediction: dict) -> dict[str, object]:
+    """The feedback body the page sends for one predict answer: "this prediction is wrong"."""
+    body: dict[str, object] = {
+        "prediction_id": prediction["prediction_id"],
+        "kind": "correction",
+        "text": prediction["model_text"],
+        "predicted_label": prediction["label"],
+        "feedback_token": prediction["feedback_token"],
+    }
+    if prediction["label"] == "unknown":  # no label to flip: the correction names one
+        body["correct_label"] = "negative"
+    return body
 
 
 async def send_feedback(client: httpx.AsyncClient, state: LoadState, rng: random.Random) -> None:
     repeat = bool(state.recorded) and rng.random() < REPEAT_SHARE
-    if repeat:
-        prediction_id = rng.choice(tuple(state.recorded))
-        text, label = "a flag sent twice", "positive"
-    else:
-        prediction_id, text, label = state.pool.popleft()
-    body = {"prediction_id": prediction_id, "text": text, "predicted_label": label}
+    earlier = state.recorded[rng.choice(tuple(state.recorded))] if repeat else None
+    body = earlier or state.pool.popleft()
+    prediction_id = str(body["prediction_id"])
     state.unsettled.add(prediction_id)
     response = await timed(client, state, FEEDBACK, "/api/feedback", body)
     if response is None or response.status_code != 202:
@@ -143,7 +158,7 @@ async def send_feedback(client: httpx.AsyncClient, state: LoadState, rng: random
     if repeat:
         state.repeats += 1
     else:
-        state.recorded.add(prediction_id)
+        state.recorded[prediction_id] = body
 
 
 async def timed(
@@ -227,12 +242,12 @@ def check_feedback_log(db: Path, state: LoadState) -> Integrity:
     with sqlite3.connect(db) as connection:
         stored = [row[0] for row in connection.execute("SELECT prediction_id FROM feedback")]
     stored_set = set(stored)
-    unexpected = stored_set - state.recorded - state.unsettled
+    unexpected = stored_set - state.recorded.keys() - state.unsettled
     return Integrity(
         acknowledged=len(state.recorded),
         repeats=state.repeats,
         stored=len(stored),
-        missing=len(state.recorded - stored_set),
+        missing=len(state.recorded.keys() - stored_set),
         unexpected=len(unexpected),
         duplicated=len(stored) - len(stored_set),
         unsettled=len(state.unsettled),
@@ -320,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         scratch,
         FEEDBACK_DB_PATH=str(scratch / "feedback.sqlite3"),
         FEEDBACK_BACKEND="sqlite",
+        FEEDBACK_TOKEN_KEY_PATH=str(scratch / "feedback-token.key"),
+        FEEDBACK_MAX_PER_HOUR=str(FEEDBACK_CAP),
     )
     process = start_server(env, port, scratch / "server.log")
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -48,6 +48,9 @@ def vader_lexicon() -> dict[str, float]:
 
 
 SYMBOL_WORDS = (":)", ":(")  # what prepare_for_vader writes for every emoticon
+# Serving prepares each tweet twice, for the VADER scores and for the evidence: the second time
+# is a cache hit. Bounded, so a training run over 150k tweets keeps only the last few.
+prepared_for_vader = lru_cache(maxsize=1024)(prepare_for_vader)
 
 
 @cache
@@ -82,7 +85,7 @@ def vader_scores(texts: Sequence[str]) -> np.ndarray:
     analyzer = _vader_analyzer()
     scores = np.empty((len(texts), len(INPUT_VADER)), dtype=np.float32)
     for row, text in enumerate(texts):
-        polarity = analyzer.polarity_scores(prepare_for_vader(text))
+        polarity = analyzer.polarity_scores(prepared_for_vader(text))
         scores[row] = [polarity[name] for name in INPUT_VADER]
     return scores
 
@@ -168,13 +171,19 @@ class Evidence:
         return bool(self.known_terms or self.vader_words or self.sentiment_tokens)
 
 
-def measure_evidence(raw_text: str, normalised_text: str, vocabulary: Collection[str]) -> Evidence:
-    """The evidence in one tweet; `vocabulary`: the model's terms (the bundle's explain.json)."""
-    known = tuple(
-        term
-        for term in extract_terms(normalised_text)
-        if term in vocabulary and not _says_nothing(term)
-    )
+def measure_evidence(
+    raw_text: str,
+    normalised_text: str,
+    vocabulary: Collection[str],
+    terms: Sequence[str] | None = None,
+) -> Evidence:
+    """The evidence in one tweet; `vocabulary`: the model's terms (the bundle's explain.json).
+
+    `terms`: `extract_terms(normalised_text)` when the caller has it already (serving does, for
+    the explanation): extracting them costs more than the rest of the measure.
+    """
+    terms = extract_terms(normalised_text) if terms is None else terms
+    known = tuple(term for term in terms if term in vocabulary and not _says_nothing(term))
     tokens = normalised_text.split()
     count = sum(tokens.count(token) for token in SENTIMENT_TOKENS)
     return Evidence(known, find_vader_words(raw_text), count)
@@ -192,5 +201,5 @@ def find_vader_words(raw_text: str) -> tuple[str, ...]:
     from vaderSentiment.vaderSentiment import SentiText
 
     lexicon = _vader_analyzer().lexicon
-    words = SentiText(prepare_for_vader(raw_text)).words_and_emoticons
+    words = SentiText(prepared_for_vader(raw_text)).words_and_emoticons
     return tuple(word for word in words if word.lower() in lexicon)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -129,11 +130,12 @@ class Predictor:
     ) -> Prediction:
         """One verdict: the label from the threshold, or `unknown` when there is no evidence."""
         threshold = self.manifest.threshold
-        evidence = measure_evidence(text, normalised, self.weights)
+        terms = extract_terms(normalised)
+        evidence = measure_evidence(text, normalised, self.weights, terms)
         label = (
             LABEL_NAMES[int(probability >= threshold)] if evidence.has_evidence else UNKNOWN_LABEL
         )
-        explanation = self.explain_normalised(normalised)
+        explanation = self.weigh_terms(terms, EXPLANATION_TERMS)
         return Prediction(
             label, probability, threshold, self.trace_sources(text, explanation, language), evidence
         )
@@ -147,34 +149,45 @@ class Predictor:
 
     def explain_normalised(self, normalised: str, limit: int = EXPLANATION_TERMS) -> list[Term]:
         """`explain` for a text already normalised; only the kept terms become `Term`s."""
+        return self.weigh_terms(extract_terms(normalised), limit)
+
+    def weigh_terms(self, terms: list[str], limit: int) -> list[Term]:
+        """The `limit` terms of the model's vocabulary with the largest weight magnitude."""
         weights = self.weights
-        weighted = [(term, weights[term]) for term in extract_terms(normalised) if term in weights]
+        weighted = [(term, weights[term]) for term in terms if term in weights]
         weighted.sort(key=lambda pair: abs(pair[1]), reverse=True)
         return [Term(term, weight) for term, weight in weighted[:limit]]
 
     def trace_sources(self, text: str, terms: list[Term], language: str | None) -> list[Term]:
         """Give each term not written as such in the tweet the tweet's words it came from."""
-        if not terms:
-            return terms
         written = set(_WORD_RE.findall(text.lower()))
-        sources: dict[str, str] | None = None
+        missing = {token for term in terms for token in term.term.split()} - written
+        if not missing:
+            return terms
+        sources = self.map_sources(text, language, missing)
         traced = []
         for term in terms:
-            if all(token in written for token in term.term.split()):
+            tokens = term.term.split()
+            if all(token in written for token in tokens):
                 traced.append(term)
                 continue
-            sources = sources if sources is not None else self.map_sources(text, language)
-            origin = " ".join(dict.fromkeys(sources.get(t, "") for t in term.term.split()))
-            traced.append(Term(term.term, term.weight, origin.strip() or None))
+            origin = " ".join(dict.fromkeys(sources.get(token, "") for token in tokens)).strip()
+            traced.append(Term(term.term, term.weight, origin or None))
         return traced
 
-    def map_sources(self, text: str, language: str | None) -> dict[str, str]:
-        """Token → the chunk of the tweet (split on spaces) whose normalisation gives it."""
+    def map_sources(self, text: str, language: str | None, wanted: set[str]) -> dict[str, str]:
+        """Token → the chunk of the tweet (split on spaces) whose normalisation gives it, for the
+        `wanted` tokens; stops as soon as each has one."""
         sources: dict[str, str] = {}
         for chunk in text.split():
-            for token in normalise_text(chunk, self.options, language).split():
-                sources.setdefault(token, chunk)
+            for token in normalise_chunk(chunk, self.options, language).split():
+                if token in wanted:
+                    sources.setdefault(token, chunk)
+            if len(sources) == len(wanted):
+                break
         return sources
 
 
+# Explanations normalise a tweet's words one by one; the same words come back tweet after tweet.
+normalise_chunk = lru_cache(maxsize=16_384)(normalise_text)
 _WORD_RE = re.compile(r"[a-z0-9']+")

@@ -27,11 +27,10 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from shared.bundle import (
     BUNDLE_FILES,
@@ -43,55 +42,36 @@ from shared.bundle import (
     verify_bundle,
     verify_bundle_serves,
 )
+from shared.champion_pointer import (
+    CHAMPION_NAME,
+    HISTORY_LIMIT,
+    ChampionChanged,
+    ChampionPointer,
+    PointerEvent,
+    PointerState,
+    RepairResult,
+    next_pointer,
+    parse_pointer,
+    repair_note,
+)
 from shared.settings import Settings
 from shared.storage import ObjectStore, PreconditionFailed, StorageError, open_object_store
 
-CHAMPION_NAME = "champion.json"
-HISTORY_LIMIT = 10  # rollback candidates kept in `previous`; `history` is never truncated
+__all__ = [
+    "CHAMPION_NAME",
+    "HISTORY_LIMIT",
+    "ChampionChanged",
+    "ChampionPointer",
+    "ModelStore",
+    "PointerEvent",
+    "RepairResult",
+    "open_model_store",
+    "validate_version",
+]
 POINTER_WRITE_ATTEMPTS = 5
 VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REPAIR_HINT = "repair it with `bad-buzz repair` or `bad-buzz rollback --to VERSION`"
-
-
-class ChampionChanged(StorageError):
-    """A conditional promotion lost: the champion moved after the caller read the pointer."""
-
-
-class PointerEvent(BaseModel):
-    """One move of the pointer: `version` became champion, replacing `replaced`, by `action`."""
-
-    version: str
-    action: str  # publish | promote | rollback | repair
-    replaced: str | None = None
-    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    note: str | None = None
-
-
-class ChampionPointer(BaseModel):
-    """Which version serving should use, rollback candidates, every past move, and the ETag."""
-
-    version: str
-    previous: list[str] = Field(default_factory=list)
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    history: list[PointerEvent] = Field(default_factory=list)  # newest first, never truncated
-    etag: str | None = Field(None, exclude=True)
-
-
-@dataclass(frozen=True)
-class PointerState:
-    """What champion.json holds now: a pointer, nothing, or bytes that do not parse (`problem`)."""
-
-    pointer: ChampionPointer | None
-    etag: str | None
-    problem: str | None = None
-
-
-@dataclass
-class RepairResult:
-    pointer: ChampionPointer
-    changed: bool
-    skipped: dict[str, str] = field(default_factory=dict)  # version -> why it cannot serve
 
 
 def validate_version(version: str) -> str:
@@ -205,7 +185,7 @@ class ModelStore:
                 continue
             if state.pointer is not None and state.pointer.version == version:
                 return RepairResult(state.pointer, changed=False, skipped=skipped)
-            note = self._repair_note(state, skipped)
+            note = repair_note(state, skipped)
             pointer = self._move_pointer(
                 lambda _, v=version: v, "repair", note=note, expected=state
             )
@@ -276,14 +256,9 @@ class ModelStore:
 
     def _read_state(self) -> PointerState:
         stored = self.objects.get(CHAMPION_NAME)
-        if stored is None:
-            return PointerState(None, None)
-        try:
-            pointer = ChampionPointer.model_validate_json(stored.data)
-        except ValidationError as exc:
-            problem = f"{CHAMPION_NAME} is not valid ({exc.errors()[0]['msg']})"
-            return PointerState(None, stored.etag, problem)
-        return PointerState(pointer.model_copy(update={"etag": stored.etag}), stored.etag)
+        return (
+            PointerState(None, None) if stored is None else parse_pointer(stored.data, stored.etag)
+        )
 
     def _require_published(self, version: str) -> None:
         if self.objects.etag(object_name(version, MANIFEST_FILE)) is None:
@@ -332,14 +307,6 @@ class ModelStore:
 
         return sorted(self.list_versions(), key=created, reverse=True)
 
-    @staticmethod
-    def _repair_note(state: PointerState, skipped: dict[str, str]) -> str:
-        found = state.problem or ("no champion.json" if state.pointer is None else "")
-        if state.pointer is not None and state.pointer.version in skipped:
-            found = f"champion {state.pointer.version} cannot serve"
-        cannot = f"; skipped {', '.join(skipped)}" if skipped else ""
-        return f"{found}{cannot}"
-
     def _promote_if_unchanged(self, version: str, expected_etag: str, action: str):
         state = self._read_state()
         if state.etag != expected_etag:
@@ -374,7 +341,7 @@ class ModelStore:
             version = choose(state)
             if state.pointer is not None and state.pointer.version == version and not state.problem:
                 return state.pointer  # already the champion: nothing to write
-            pointer = self._next_pointer(state, version, action, note)
+            pointer = next_pointer(state, version, action, note, self._stored_newest_first)
             data = pointer.model_dump_json(indent=2).encode()
             try:
                 if state.etag is None:
@@ -387,26 +354,6 @@ class ModelStore:
                 continue
             return pointer.model_copy(update={"etag": etag})
         raise StorageError(f"{self.describe()}: {CHAMPION_NAME} kept changing; gave up")
-
-    def _next_pointer(
-        self, state: PointerState, version: str, action: str, note: str | None
-    ) -> ChampionPointer:
-        """The pointer after `version` replaces the current champion; a corrupt one is rebuilt."""
-        current = state.pointer
-        if state.problem:
-            note = note or f"replaced an invalid {CHAMPION_NAME}"
-            candidates = self._stored_newest_first()
-        elif current is None:  # a first publish has no past; a repaired lost pointer has
-            candidates = self._stored_newest_first() if action != "publish" else []
-        elif action == "rollback" and version in current.previous:
-            candidates = current.previous[current.previous.index(version) + 1 :]
-        else:
-            candidates = [current.version, *current.previous]
-        previous = [v for v in dict.fromkeys(candidates) if v != version][:HISTORY_LIMIT]
-        replaced = current.version if current else None
-        event = PointerEvent(version=version, action=action, replaced=replaced, note=note)
-        history = [event, *(current.history if current else [])]
-        return ChampionPointer(version=version, previous=previous, history=history)
 
     def _fetch_bundle(self, version: str, folder: Path) -> Manifest:
         folder.mkdir(parents=True)

@@ -316,8 +316,10 @@ def publish(
     bundle_root: BundleRootOpt = DEFAULT_BUNDLE_ROOT,
     champion: Annotated[bool, typer.Option(help="Make it the champion that serving loads.")] = True,
 ) -> None:
-    """Check a bundle serves (sha256, onnxruntime), upload it to the model store, move the
-    champion (also over a corrupt champion.json, which it replaces and says so)."""
+    """Check a bundle serves, upload it to the model store and make it the champion.
+
+    Checks the sha256 of every file and that onnxruntime loads and scores it; works over a
+    corrupt champion.json (replaced, with a note)."""
     from shared.model_store import open_model_store
 
     settings = get_settings()
@@ -394,8 +396,10 @@ def run(
         Path | None, typer.Option(help="Where the JSON report goes [WORK_DIR/run_report.json].")
     ] = None,
 ) -> None:
-    """The whole job: prepare → train → export → publish, a report file and a short summary,
-    then serve in a fresh process (the training process's memory is given back)."""
+    """The whole job: prepare → train → export → publish, then serve in a fresh process.
+
+    Every step's output goes to a JSON report (--report); the terminal gets a short summary.
+    Serving replaces the training process (exec), so its memory is given back."""
     from shared.bundle import read_manifest
     from training import local_run
 
@@ -649,8 +653,10 @@ VersionOpt = Annotated[
 
 @app.command()
 def rollback(to: VersionOpt = None) -> None:
-    """Make the previous champion (or --to VERSION) the champion again once it verifies (sha256,
-    onnxruntime); serving follows without a redeploy. The history keeps every move."""
+    """Make the previous champion (or --to VERSION) the champion again, once it verifies.
+
+    Serving follows without a redeploy; the version rolled back from stays in the store and in
+    the pointer's history."""
     from shared.model_store import open_model_store
 
     settings = get_settings()
@@ -663,8 +669,9 @@ def rollback(to: VersionOpt = None) -> None:
 
 @app.command()
 def repair(to: VersionOpt = None) -> None:
-    """Rebuild champion.json when it is corrupt, lost, or names a bundle that cannot serve: the
-    newest stored version that verifies becomes champion (or --to VERSION)."""
+    """Rebuild a corrupt, lost or unservable champion.json from the stored bundles.
+
+    The newest stored version that verifies becomes champion (or --to VERSION)."""
     from shared.model_store import open_model_store
 
     settings = get_settings()

@@ -2,8 +2,10 @@
 
 Nothing here is a fixed constant. The feedback weight and the decision threshold are chosen by
 cross-validation on the domain feedback (folds by text hash): the pair with the best
-out-of-fold accuracy on the feedback, among those that keep the base validation accuracy within
-`base_tolerance` of the best the candidates reach on it (so the frozen-set gate is not fought).
+out-of-fold accuracy on the feedback, among the thresholds that keep the base validation
+accuracy AND negative recall within `base_tolerance` of what the champion's own rule (best
+negative recall under the precision floor) gives that model: the domain may move the threshold,
+but not at the cost of the negatives the base task catches (the frozen-set gate checks both).
 The vocabulary is the base vocabulary (min_df over the base corpus) united with the feedback's
 own n-grams seen in at least `feedback_min_df` feedback tweets: domain words (products, shops,
 tickers) that the base corpus is too rare in to keep under min_df become features.
@@ -111,39 +113,57 @@ def cv_probabilities(
     return results
 
 
+def rates(y: np.ndarray, p: np.ndarray, t: float) -> tuple[float, float]:
+    """(accuracy, negative recall) at threshold `t`; label 1 = negative."""
+    predicted = p >= t
+    return float((predicted == y).mean()), float(predicted[y == 1].mean())
+
+
 def best_threshold(
-    fb_y: np.ndarray, fb_p: np.ndarray, val_y: np.ndarray, val_p: np.ndarray, floor: float
+    fb_y: np.ndarray, fb_p: np.ndarray, val_y: np.ndarray, val_p: np.ndarray, floors: tuple
 ) -> tuple[float, float, float]:
-    """(threshold, feedback accuracy, base val accuracy): the best feedback accuracy whose base
-    val accuracy is at least `floor`; (nan, -1, -1) when no threshold keeps the floor."""
-    best = (float("nan"), -1.0, -1.0)
+    """(threshold, feedback accuracy, base val accuracy): the best feedback accuracy among the
+    thresholds whose base val accuracy and negative recall stay at or above `floors`; ties go to
+    the threshold nearest the base rule's. (nan, -1, -1) when none keeps the floors."""
+    best, key = (float("nan"), -1.0, -1.0), None
     for t in np.unique(np.round(np.concatenate([fb_p, np.linspace(0.05, 0.95, 91)]), 4)):
-        val_acc = float(((val_p >= t) == val_y).mean())
-        if val_acc < floor:
+        val_acc, val_recall = rates(val_y, val_p, t)
+        if val_acc < floors[0] or val_recall < floors[1]:
             continue
         fb_acc = float(((fb_p >= t) == fb_y).mean())
-        if fb_acc > best[1]:
-            best = (float(t), fb_acc, val_acc)
+        candidate = (fb_acc, -abs(t - floors[2]))
+        if key is None or candidate > key:
+            best, key = (float(t), fb_acc, val_acc), candidate
     return best
+
+
+def base_floors(
+    val_y: np.ndarray, val_p: np.ndarray, precision_floor: float, tolerance: float
+) -> tuple[float, float, float]:
+    """(accuracy floor, negative-recall floor, base threshold): the base rule's threshold (best
+    negative recall under the precision floor, as the champion was tuned) on the base val split,
+    and its accuracy and recall minus `tolerance` (half the gate's margin by default)."""
+    threshold = train.tune_threshold(val_y, val_p, precision_floor)
+    accuracy, recall = rates(val_y, val_p, threshold)
+    return accuracy - tolerance, recall - tolerance, threshold
 
 
 def choose_weight_and_threshold(
     cv: dict[float, tuple[np.ndarray, np.ndarray]],
     fb_y: np.ndarray,
     val_y: np.ndarray,
+    precision_floor: float,
     config: DomainFitConfig,
 ) -> tuple[float, float, float, float, list[dict[str, float]]]:
     """(weight, threshold, cv feedback accuracy, cv base accuracy, table); ties: smaller weight."""
-    grid = np.linspace(0.05, 0.95, 91)
-    best_val = max(float(((p >= t) == val_y).mean()) for _, p in cv.values() for t in grid)
-    floor = best_val - config.base_tolerance
     table, chosen = [], None
     for weight, (fb_p, val_p) in sorted(cv.items()):
-        t, fb_acc, val_acc = best_threshold(fb_y, fb_p, val_y, val_p, floor)
+        floors = base_floors(val_y, val_p, precision_floor, config.base_tolerance)
+        t, fb_acc, val_acc = best_threshold(fb_y, fb_p, val_y, val_p, floors)
         table.append({"weight": weight, "threshold": t, "feedback_acc": fb_acc, "val_acc": val_acc})
         if fb_acc >= 0 and (chosen is None or fb_acc > chosen[2]):
             chosen = (weight, t, fb_acc, val_acc)
-    if chosen is None:  # pragma: no cover - the best val accuracy always meets its own floor
+    if chosen is None:  # pragma: no cover - the base threshold always meets its own floors
         raise ValueError("no feedback weight keeps the base validation accuracy")
     return (*chosen, table)
 
@@ -180,7 +200,7 @@ def fit_domain_challenger(
     cv = cv_probabilities(matrices, feedback, recipe["C"], config)
     val_y = val["label"].to_numpy()
     weight, threshold, fb_acc, val_acc, table = choose_weight_and_threshold(
-        cv, feedback["label"].to_numpy(), val_y, config
+        cv, feedback["label"].to_numpy(), val_y, recipe["precision_floor"], config
     )
     x = sparse.vstack([matrices["base_x"], matrices["feedback_x"]]).tocsr()
     y = np.concatenate([matrices["base_y"], feedback["label"].to_numpy()])

@@ -79,7 +79,8 @@ def record_kind(record: dict[str, Any]) -> str:
     if record.get("kind") in (KIND_CORRECTION, KIND_CONFIRMATION):
         return str(record["kind"])
     label = record.get("correct_label")
-    return KIND_CONFIRMATION if label and label == record.get("predicted_label") else KIND_CORRECTION
+    agrees = bool(label) and label == record.get("predicted_label")
+    return KIND_CONFIRMATION if agrees else KIND_CORRECTION
 
 
 def feedback_frame(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:

@@ -27,7 +27,7 @@ from shared.bundle import INPUT_TEXT, INPUT_VADER, BundleError, Manifest
 from shared.inference import Predictor
 from shared.model_store import ModelStore
 from shared.normalise import NormaliserOptions
-from training import evaluate, export, gate, tracking
+from training import evaluate, export, gate, tracking, train
 from training.domain_fit import DomainChoice, DomainFitConfig, fit_domain_challenger
 from training.feedback_data import (
     KIND_CONFIRMATION,
@@ -180,6 +180,9 @@ def recipe_of(manifest: Manifest) -> dict[str, Any]:
         "kind": manifest.extra.get("kind", "tfidf_lr_vader"),
         "C": float(manifest.extra.get("params", {}).get("C", 1.0)),
         "min_df": int(manifest.extra.get("min_df", 2)),
+        "precision_floor": float(
+            manifest.extra.get("precision_floor", train.TrainConfig().precision_floor)
+        ),
     }
 
 

@@ -2,8 +2,10 @@
 
 Three parties read these names and must agree: the sinks that write the event (SQLite locally,
 an OpenTelemetry log record in Azure that lands in AppTraces with these keys in `Properties`),
-the KQL query the harvest and the alert share (shared/queries/incorrect_predictions.kql) and the
-harvest that turns rows back into training records. Tests compare all three against this module.
+the KQL queries (shared/queries/feedback_events.kql, which the harvest reads: both kinds, with a
+`kind` column; shared/queries/incorrect_predictions.kql, which the alert reads: the same query
+keeping corrections only) and the harvest that turns rows back into training records. Tests
+compare all three against this module.
 
 Two kinds share the one event name (the KQL and the alert filter on it; `kind` tells them
 apart): a correction ("this prediction is wrong", `correct_label` is the other label, or the one

@@ -7,8 +7,6 @@ fail when one side names a setting the other does not know.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -27,7 +25,8 @@ MONITORING_BICEP = INFRA / "app" / "monitoring.bicep"
 RBAC_BICEP = INFRA / "app" / "rbac.bicep"
 MAIN_BICEP = INFRA / "main.bicep"
 LOCAL_SETTINGS = ROOT / "local.settings.json.example"
-KQL = ROOT / "shared" / "queries" / "incorrect_predictions.kql"
+KQL = ROOT / "shared" / "queries" / "incorrect_predictions.kql"  # the alert: corrections only
+HARVEST_KQL = ROOT / "shared" / "queries" / "feedback_events.kql"  # the harvest: both kinds
 DEPLOY_WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
 
 FIELDS = frozenset(Settings.model_fields)
@@ -64,7 +63,7 @@ FORBIDDEN_ON_FLEX = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"}
 LOCAL_PLATFORM_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"}
 
 # Secrets set in Azure must come from Key Vault, never from a literal.
-KEY_VAULT_SETTINGS = {"API_KEY", "GITHUB_TOKEN"}
+KEY_VAULT_SETTINGS = {"API_KEY", "GITHUB_TOKEN", "FEEDBACK_TOKEN_KEY"}
 
 # Built-in Azure role definition ids the infra may use (name -> id).
 BUILT_IN_ROLES = {
@@ -188,7 +187,7 @@ def test_local_settings_example_documents_every_value():
 def test_local_settings_example_is_valid_for_settings_and_holds_no_secret():
     values = local_settings()["Values"]
     assert all(isinstance(value, str) for value in values.values()), "Functions wants strings"
-    for name in ("API_KEY", "GITHUB_TOKEN", "MODEL_STORE_CONNECTION_STRING"):
+    for name in (*sorted(KEY_VAULT_SETTINGS), "MODEL_STORE_CONNECTION_STRING"):
         assert values[name] == "", f"{name} must stay empty in the example"
     fields = {name: value for name, value in values.items() if name in FIELDS and value != ""}
     Settings.model_validate(fields)
@@ -237,24 +236,17 @@ def test_alert_loads_the_shared_kql_file():
     assert '"incorrect_prediction"' in path.read_text()
 
 
-def test_harvester_runs_the_same_kql_file():
-    module = next(
-        (name for name in ("shared.feedback.sources", "shared.harvest") if _importable(name)),
-        None,
-    )
-    if module is None:
-        pytest.skip("no harvest module with QUERY_PATH yet; the Bicep half is checked")
-    query_path = Path(importlib.import_module(module).QUERY_PATH)
-    if not query_path.is_absolute():
-        query_path = ROOT / query_path
-    assert query_path.resolve() == _alert_query_path()
+def test_harvest_and_alert_read_the_shared_kql_files():
+    """The harvest runs feedback_events.kql (both kinds); the alert the file Bicep loads.
 
+    That the alert's file is the harvest's query plus a corrections-only filter is checked line
+    by line in tests/code/test_kql.py.
+    """
+    from shared.feedback import sources
 
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+    assert Path(sources.ALERT_QUERY_PATH).resolve() == _alert_query_path()
+    assert Path(sources.HARVEST_QUERY_PATH).resolve() == HARVEST_KQL.resolve()
+    assert sources.load_query() == HARVEST_KQL.read_text(encoding="utf-8")
 
 
 def test_alert_is_more_than_5_flags_in_5_minutes_with_the_alerts_identity():

@@ -159,17 +159,30 @@ def test_union_vocabulary_adds_feedback_terms_under_min_df() -> None:
     assert "ipad" not in domain_fit.union_vocabulary(base, feedback, 2, off)[0]
 
 
-def test_threshold_choice_keeps_the_base_accuracy_floor() -> None:
+def test_threshold_choice_keeps_the_base_accuracy_and_recall_floors() -> None:
     val_y = np.array([1, 0] * 50)
     val_p = np.where(val_y == 1, 0.6, 0.4)  # separable at 0.5 on the base
-    fb_y = np.ones(20, dtype=int)
-    fb_p = np.full(20, 0.3)  # the domain wants a threshold below 0.3
-    t, fb_acc, val_acc = domain_fit.best_threshold(fb_y, fb_p, val_y, val_p, floor=0.99)
-    assert 0.4 < t <= 0.6
+    fb_y = np.zeros(20, dtype=int)
+    fb_p = np.full(20, 0.7)  # the domain wants a threshold above 0.7: no negatives caught
+    t, fb_acc, val_acc = domain_fit.best_threshold(fb_y, fb_p, val_y, val_p, (0.99, 0.99, 0.5))
+    assert 0.4 < t <= 0.6  # recall on the base must stay
     assert (fb_acc, val_acc) == (0.0, 1.0)
-    t, fb_acc, val_acc = domain_fit.best_threshold(fb_y, fb_p, val_y, val_p, floor=0.4)
-    assert t <= 0.3
+    t, fb_acc, _ = domain_fit.best_threshold(fb_y, fb_p, val_y, val_p, (0.4, 0.0, 0.5))
+    assert t > 0.7
     assert fb_acc == 1.0
+    # with an accuracy floor only, a recall floor still stops it
+    t, fb_acc, _ = domain_fit.best_threshold(fb_y, fb_p, val_y, val_p, (0.4, 0.9, 0.5))
+    assert t <= 0.6
+    assert fb_acc == 0.0
+
+
+def test_base_floors_start_from_the_champions_rule() -> None:
+    val_y = np.array([1, 0] * 50)
+    val_p = np.where(val_y == 1, 0.6, 0.4)
+    accuracy_floor, recall_floor, threshold = domain_fit.base_floors(val_y, val_p, 0.78, 0.01)
+    assert 0.4 < threshold <= 0.6
+    assert accuracy_floor == pytest.approx(0.99)
+    assert recall_floor == pytest.approx(0.99)
 
 
 # --- whole retrains ----------------------------------------------------------------------------

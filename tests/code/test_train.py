@@ -25,6 +25,7 @@ from training.export import PARITY_TOLERANCE
 from training.train import (
     TrainConfig,
     build_pipeline,
+    choose_c,
     fit_pipeline,
     make_folds,
     make_sample_weight,
@@ -85,7 +86,7 @@ def test_fit_pipeline_agrees_with_grid_search_and_shares_folds(kind: str) -> Non
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     frame, labels = tiny_features()
-    config = TrainConfig(c_grid=(0.01, 0.1, 10.0), cv_folds=3, min_df=1, n_jobs=2)
+    config = TrainConfig(c_grid=(0.01, 0.1, 10.0), cv_folds=3, min_df=1, n_jobs=2, c_rule="best")
     search = GridSearchCV(
         build_pipeline(kind, min_df=1),
         {"clf__C": list(config.c_grid)},
@@ -98,6 +99,22 @@ def test_fit_pipeline_agrees_with_grid_search_and_shares_folds(kind: str) -> Non
     assert params == alone
     assert params["C"] == search.best_params_["clf__C"]
     assert params["cv_roc_auc"] == pytest.approx(search.best_score_, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("scores", "rule", "expected"),
+    [
+        # means 0.880, 0.886, 0.887; SE of the best = 0.001/sqrt(3) = 0.00058: C=4 either way
+        ([[0.879, 0.880, 0.881], [0.885, 0.886, 0.887], [0.886, 0.887, 0.888]], "best", 2),
+        ([[0.879, 0.880, 0.881], [0.885, 0.886, 0.887], [0.886, 0.887, 0.888]], "one_se", 2),
+        # C=2 (0.8865) is within one SE (0.0029) of C=4 (0.8870): the smaller C wins
+        ([[0.870, 0.871, 0.872], [0.884, 0.886, 0.8895], [0.882, 0.887, 0.892]], "one_se", 1),
+        ([[0.870, 0.871, 0.872], [0.884, 0.886, 0.8895], [0.882, 0.887, 0.892]], "best", 2),
+        ([[0.9, 0.9], [0.9, 0.9], [0.8, 0.8]], "best", 0),  # tie: the first, as GridSearchCV
+    ],
+)
+def test_choose_c(scores: list[list[float]], rule: str, expected: int) -> None:
+    assert choose_c((1.0, 2.0, 4.0), np.array(scores), rule) == expected
 
 
 def test_fit_pipeline_passes_the_sample_weight_to_the_classifier() -> None:

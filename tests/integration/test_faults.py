@@ -450,15 +450,16 @@ def test_a_slow_drip_translator_frees_its_workers_at_the_deadline(
 
 
 def feedback_body(prediction: dict) -> dict:
-    """Feedback on a prediction, as the page sends it (the text the model read, its token)."""
-    body = {
+    """A correction of a prediction, as the page sends it: the text the model read and the
+    prediction's token (both required: a predict answer without them fails here, loudly)."""
+    assert prediction["feedback_token"], "predict returned no feedback_token"
+    return {
         "prediction_id": prediction["prediction_id"],
-        "text": prediction.get("model_text", NEGATIVE),
+        "kind": "correction",
+        "text": prediction["model_text"],
         "predicted_label": prediction["label"],
+        "feedback_token": prediction["feedback_token"],
     }
-    if prediction.get("feedback_token"):
-        body["feedback_token"] = prediction["feedback_token"]
-    return body
 
 
 def time_probes(client: httpx.Client, feedback: dict, seconds: float) -> dict[str, list[float]]:
