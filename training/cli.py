@@ -56,6 +56,11 @@ class Neutral(StrEnum):
     positive = "positive"
 
 
+# The corpus study (docs/ablation.md): SemEval's human labels weigh 3 emoticon labels, and its
+# neutral tweets count as not-negative, which serves "negative or not" on real brand traffic.
+SEMEVAL_WEIGHT = 3.0
+NEUTRAL = Neutral.positive
+
 SourceOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -146,8 +151,8 @@ def resolve_plan(
     *,
     sources: list[str] | None = None,
     semeval_dir: Path | None = None,
-    semeval_weight: float = 1.0,
-    neutral: Neutral = Neutral.drop,
+    semeval_weight: float = SEMEVAL_WEIGHT,
+    neutral: Neutral = NEUTRAL,
     semeval_holdout: str = SEMEVAL_HOLDOUT,
     brand_csv: Path | None = None,
     auto: bool = True,
@@ -207,8 +212,8 @@ def prepare(
     work_dir: WorkDir = DEFAULT_WORK_DIR,
     source: SourceOpt = None,
     semeval_dir: SemevalDirOpt = None,
-    semeval_weight: SemevalWeightOpt = 1.0,
-    neutral: NeutralOpt = Neutral.drop,
+    semeval_weight: SemevalWeightOpt = SEMEVAL_WEIGHT,
+    neutral: NeutralOpt = NEUTRAL,
     semeval_holdout: HoldoutOpt = SEMEVAL_HOLDOUT,
     brand_csv: BrandOpt = None,
     auto_sources: AutoOpt = True,
@@ -379,8 +384,8 @@ def run(
     work_dir: WorkDir = DEFAULT_WORK_DIR,
     source: SourceOpt = None,
     semeval_dir: SemevalDirOpt = None,
-    semeval_weight: SemevalWeightOpt = 1.0,
-    neutral: NeutralOpt = Neutral.drop,
+    semeval_weight: SemevalWeightOpt = SEMEVAL_WEIGHT,
+    neutral: NeutralOpt = NEUTRAL,
     semeval_holdout: HoldoutOpt = SEMEVAL_HOLDOUT,
     brand_csv: BrandOpt = None,
     auto_sources: AutoOpt = True,

@@ -55,6 +55,7 @@ class DomainChoice:
     vocabulary_size: int
     feedback_terms: int
     table: list[dict[str, float]]  # every (weight, best threshold) tried, for the report
+    cv_threshold: float | None = None  # before the final model's check on the base val split
 
 
 def union_vocabulary(
@@ -188,9 +189,11 @@ def fit_domain_challenger(
     feedback: pd.DataFrame,
     recipe: dict[str, Any],
     config: DomainFitConfig,
+    champion_val: tuple[float, float] | None = None,
 ) -> tuple[Any, DomainChoice]:
     """The champion's recipe (`kind`, `C`, `min_df`) on base + feedback, with the vocabulary,
-    weight and threshold chosen as the module says. `feedback` holds INPUTS, label, text_key."""
+    weight and threshold chosen as the module says. `feedback` holds INPUTS, label, text_key;
+    `champion_val` the champion's (accuracy, negative recall) on the base val split."""
     vocabulary, added = union_vocabulary(
         base[INPUT_TEXT], feedback[INPUT_TEXT], recipe["min_df"], config
     )
@@ -206,5 +209,33 @@ def fit_domain_challenger(
     y = np.concatenate([matrices["base_y"], feedback["label"].to_numpy()])
     w = np.concatenate([np.ones(len(base)), np.full(len(feedback), weight)])
     pipeline.named_steps["clf"].fit(x, y, sample_weight=w)
-    choice = DomainChoice(weight, threshold, fb_acc, val_acc, len(vocabulary), added, table)
+    val_p = pipeline.named_steps["clf"].predict_proba(matrices["val_x"])[:, 1]
+    floors = base_floors(val_y, val_p, recipe["precision_floor"], config.base_tolerance)
+    if champion_val is not None:  # the final model is judged against the champion itself
+        tolerance = config.base_tolerance
+        floors = (champion_val[0] - tolerance, champion_val[1] - tolerance, floors[2])
+    final = nearest_feasible(threshold, val_y, val_p, floors)
+    choice = DomainChoice(
+        weight, final, fb_acc, val_acc, len(vocabulary), added, table, cv_threshold=threshold
+    )
     return pipeline, choice
+
+
+def nearest_feasible(
+    threshold: float, val_y: np.ndarray, val_p: np.ndarray, floors: tuple[float, float, float]
+) -> float:
+    """The final model (all the feedback, the whole base) leans further than the fold models:
+    keep the cross-validated threshold if the final model still meets the floors on the base val
+    split (the champion's accuracy and negative recall minus the tolerance), else the nearest
+    threshold that does, else the one that misses them least."""
+    grid = np.linspace(0.01, 0.99, 393)  # 0.0025 apart
+    candidates = np.unique(np.round(np.concatenate([[threshold, floors[2]], grid]), 4))
+    slack = {
+        t: min(a - floors[0], r - floors[1])
+        for t in candidates
+        for a, r in [rates(val_y, val_p, t)]
+    }
+    feasible = [t for t, margin in slack.items() if margin >= 0]
+    if not feasible:  # no threshold keeps both: the one that misses them least
+        return float(max(slack, key=lambda t: (slack[t], -abs(t - threshold))))
+    return float(min(feasible, key=lambda t: (abs(t - threshold), t)))

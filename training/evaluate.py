@@ -158,8 +158,9 @@ def sources_table(data_report: dict[str, Any]) -> str:
     ]
     for name, item in data_report.get("per_source", {}).items():
         splits = item.get("splits", {})
+        neutral = NEUTRAL_SHOWN[item.get("neutral", "drop")]
         lines.append(
-            f"| {name} | {item.get('weight', 1.0):g} | {item.get('neutral', 'drop')} "
+            f"| {name} | {item.get('weight', 1.0):g} | {neutral} "
             f"| {item.get('loaded', 0):,} | {item.get('rows', 0):,} | {item.get('negative', 0):,} "
             f"| {item.get('positive', 0):,} "
             f"| {'/'.join(f'{splits.get(s, 0):,}' for s in ('train', 'val', 'test'))} |"
@@ -167,6 +168,7 @@ def sources_table(data_report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+NEUTRAL_SHOWN = {"drop": "dropped", "positive": "not negative"}
 FROZEN_NOTES = {
     "manual_test": "Sentiment140 hand-labelled test (Go et al. 2009), negative vs positive",
     "semeval_test": "SemEval held-out file {holdout}, negative vs positive, never trained on",
@@ -181,6 +183,14 @@ def frozen_notes(data_report: dict[str, Any]) -> str:
         f"- `{name}`: {FROZEN_NOTES.get(name, name).format(holdout=holdout)}; "
         f"{item.get('rows', 0):,} tweets, {item.get('negative', 0):,} negative"
         for name, item in data_report.get("frozen_sets", {}).items()
+    )
+
+
+def format_params(params: dict[str, object]) -> str:
+    """{"C": 1.0, "cv_roc_auc": 0.88607} → "C = 1, cv_roc_auc = 0.8861"."""
+    return ", ".join(
+        f"{key} = {value:.4g}" if isinstance(value, float) else f"{key} = {value}"
+        for key, value in params.items()
     )
 
 
@@ -206,8 +216,9 @@ Not for decisions about individual people; not a measure of customer satisfactio
 
 ## Model
 `{kind}`: TF-IDF word 1–2-grams of the normalised tweet{vader},
-logistic regression, parameters {params}. Decision threshold on P(negative): **{threshold:.3f}**,
-tuned on the validation split for negative recall under a precision floor.
+logistic regression, {format_params(params)}.
+Decision threshold on P(negative): **{threshold:.3f}**, tuned on the validation split for negative
+recall under a precision floor.
 Served as ONNX with onnxruntime; scikit-learn and ONNX agree to 1e-5 on the whole test split.
 {rebuild}
 ## Data

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared.bundle import INPUT_TEXT, INPUT_VADER, BundleError, Manifest
+from shared.bundle import INPUT_TEXT, INPUT_VADER, BundleError, Manifest, read_manifest
 from shared.inference import Predictor
 from shared.model_store import ModelStore
 from shared.normalise import NormaliserOptions
 from training import evaluate, export, gate, tracking, train
-from training.domain_fit import DomainChoice, DomainFitConfig, fit_domain_challenger
+from training.domain_fit import DomainChoice, DomainFitConfig, fit_domain_challenger, rates
 from training.feedback_data import (
     KIND_CONFIRMATION,
     KIND_CORRECTION,
@@ -214,21 +214,31 @@ def ids_digest(ids: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(ids, sort_keys=True).encode()).hexdigest()
 
 
+def champion_on_val(champion_dir: Path, val: pd.DataFrame) -> tuple[float, float]:
+    """The champion's (accuracy, negative recall) on the base val split: the floor the
+    challenger's threshold must keep, within the tolerance."""
+    predictor = Predictor(champion_dir)
+    p = predictor.negative_probabilities(val["text"].tolist())
+    return rates(val["label"].to_numpy(), p, predictor.manifest.threshold)
+
+
 def fit_and_export(
     work_dir: Path,
     selection: FeedbackSelection,
-    manifest: Manifest,
+    champion_dir: Path,
     bundle_root: Path,
     config: RetrainConfig,
 ) -> tuple[Path, DomainChoice]:
     """Featurise base + training-side feedback, fit (CV choices), export behind parity."""
     frames, _ = load_prepared(work_dir)
+    manifest = read_manifest(champion_dir)
     options = NormaliserOptions.from_dict(manifest.normaliser_options)
     features = featurise({k: frames[k] for k in ("train", "val")}, options)
     feedback = featurise_feedback(selection.train, options)
+    reference = champion_on_val(champion_dir, frames["val"])
     with progress(f"fitting challenger on {len(features['train']):,} + {len(feedback):,} tweets"):
         pipeline, choice = fit_domain_challenger(
-            features["train"], features["val"], feedback, recipe_of(manifest), config.fit
+            features["train"], features["val"], feedback, recipe_of(manifest), config.fit, reference
         )
     extra = {
         "feedback_rows": len(feedback),
@@ -273,7 +283,9 @@ def retrain(
         return report, None
     with tempfile.TemporaryDirectory() as tmp:
         manifest = store.download(pointer.version, Path(tmp) / pointer.version)
-        challenger_dir, choice = fit_and_export(work_dir, selection, manifest, bundle_root, config)
+        challenger_dir, choice = fit_and_export(
+            work_dir, selection, Path(tmp) / pointer.version, bundle_root, config
+        )
         frozen, note = comparable_frozen(frozen, manifest, work_dir)
         sets = {**frozen, FEEDBACK_SLICE: selection.holdout}
         compare(report, sets, (Path(tmp) / pointer.version, challenger_dir), choice, config)

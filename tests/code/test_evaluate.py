@@ -120,7 +120,7 @@ REPORT = {
     "per_source": {
         "sentiment140": {"weight": 1.0, "loaded": 90, "rows": 80, "negative": 40, "positive": 40,
                          "splits": {"train": 64, "val": 8, "test": 8}},
-        "semeval": {"weight": 2.0, "neutral": "drop", "loaded": 30, "rows": 20, "negative": 10,
+        "semeval": {"weight": 2.0, "neutral": "positive", "loaded": 30, "rows": 20, "negative": 10,
                     "positive": 10, "splits": {"train": 16, "val": 2, "test": 2}},
     },
     "frozen_sets": {"semeval_test": {"rows": 6, "negative": 2},
@@ -133,7 +133,7 @@ def test_model_card_carries_version_threshold_and_one_row_per_set_with_intervals
     text = card(command="bad-buzz run --data-dir x")
     assert text.startswith("# Model card: tweet-sentiment 20260101T000000Z-abcdef12")
     assert "**0.432**" in text
-    assert "{'C': 2.0}" in text
+    assert "logistic regression, C = 2." in text
     assert "`bad-buzz run --data-dir x`" in text
     test = compute_metrics(BALANCED_LABELS, BALANCED_SCORES, 0.5)
     low, high = metric_intervals(test)["accuracy"]
@@ -146,8 +146,8 @@ def test_model_card_carries_version_threshold_and_one_row_per_set_with_intervals
 
 def test_model_card_lists_sources_and_frozen_sets() -> None:
     text = card()
-    assert "| sentiment140 | 1 | drop | 90 | 80 | 40 | 40 | 64/8/8 |" in text
-    assert "| semeval | 2 | drop | 30 | 20 | 10 | 10 | 16/2/2 |" in text
+    assert "| sentiment140 | 1 | dropped | 90 | 80 | 40 | 40 | 64/8/8 |" in text
+    assert "| semeval | 2 | not negative | 30 | 20 | 10 | 10 | 16/2/2 |" in text
     assert "SemEval held-out file twitter-2015test-A.txt" in text
     assert "- `brand`: brand tweets" in text
     assert "7 tweets, 3 negative" in text

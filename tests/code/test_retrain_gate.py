@@ -176,6 +176,17 @@ def test_threshold_choice_keeps_the_base_accuracy_and_recall_floors() -> None:
     assert fb_acc == 0.0
 
 
+def test_the_final_threshold_moves_only_as_far_as_the_base_floors_need() -> None:
+    val_y = np.array([1, 0] * 50)
+    val_p = np.where(val_y == 1, 0.6, 0.4)
+    floors = (0.99, 0.99, 0.5)
+    assert domain_fit.nearest_feasible(0.55, val_y, val_p, floors) == pytest.approx(0.55)
+    moved = domain_fit.nearest_feasible(0.7, val_y, val_p, floors)  # would miss every negative
+    assert 0.59 <= moved <= 0.6
+    # floors no threshold can keep: the least bad one, not an error
+    assert 0.4 < domain_fit.nearest_feasible(0.7, val_y, val_p, (1.5, 1.5, 0.5)) <= 0.6
+
+
 def test_base_floors_start_from_the_champions_rule() -> None:
     val_y = np.array([1, 0] * 50)
     val_p = np.where(val_y == 1, 0.6, 0.4)
@@ -277,9 +288,10 @@ def test_retrain_trains_on_the_training_side_only(
     seen = {}
     original = retrain.fit_domain_challenger
 
-    def spy(base, val, feedback, recipe, config):
+    def spy(base, val, feedback, recipe, config, champion_val):
         seen["feedback"] = feedback
-        return original(base, val, feedback, recipe, config)
+        seen["champion_val"] = champion_val
+        return original(base, val, feedback, recipe, config, champion_val)
 
     monkeypatch.setattr(retrain, "fit_domain_challenger", spy)
     monkeypatch.setattr(retrain, "log_retrain", lambda report, config: None)
@@ -289,6 +301,9 @@ def test_retrain_trains_on_the_training_side_only(
     held_keys = {text_key(r["text"]) for r in feedback if is_holdout(text_key(r["text"]), 0.25)}
     assert len(seen["feedback"]) == report.feedback["train_rows"]
     assert held_keys.isdisjoint(seen["feedback"]["text_key"])
+    accuracy, recall = seen["champion_val"]  # the floors come from the champion itself
+    assert 0.0 <= accuracy <= 1.0
+    assert 0.0 <= recall <= 1.0
 
 
 def test_exclude_frozen_makes_a_domain_set_trainable(prepared: Path) -> None:
