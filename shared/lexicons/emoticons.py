@@ -26,6 +26,7 @@ POSITIVE_EMOTICONS: tuple[Emoticon, ...] = (
 )
 
 NEGATIVE_EMOTICONS: tuple[Emoticon, ...] = (
+    (r"[A-Za-z0-9>]", ">", r"[:=;][-'^o]?[(\[{|@]+"),  # >:( >:-( >:[ angry, whole
     (r"\d", "[:=;]", r"[-'^o]?(?:[(\[{|@]+|[Ss](?![A-Za-z0-9]))"),  # :( :'( :[ :| :@ :S
     ("[A-Za-z0-9]", "[:=]", r"-?[/\\](?![/\\A-Za-z0-9])"),  # :/ :\ =/, never "http://"
     (r"\S", r"\)", r"-?:" + _WORD_END),  # ): )-:
