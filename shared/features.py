@@ -189,6 +189,7 @@ def measure_evidence(
     return Evidence(known, find_vader_words(raw_text), count)
 
 
+@lru_cache(maxsize=1 << 16)  # the same terms come back tweet after tweet
 def _says_nothing(term: str) -> bool:
     """A term with `<url>` or `<mention>` in it, or only numbers ("3", "2 3")."""
     tokens = term.split()
