@@ -5,7 +5,7 @@
 - `state/consumed.json`: `{"generation": n}`, bumped by every retrain that consumes feedback, so
   the next crossing of RETRAIN_THRESHOLD asks for a new retrain (dispatch.py: one request per
   generation). Which ids were consumed lives in the index partitions (index.py).
-- `read_feedback` / `mark_consumed`: what retraining calls (training/cli.py).
+- `read_feedback` / `mark_consumed`: what retraining calls (training/cli/loop_commands.py).
 
 Every write is conditional on the ETag read just before it.
 """

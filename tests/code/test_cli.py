@@ -25,6 +25,7 @@ from shared.settings import get_settings
 from tests.utils.bundles import build_tiny_bundle
 from tests.utils.corpus import make_corpus, write_corpus_csv
 from training import cli
+from training.cli import options as cli_options
 
 pytestmark = pytest.mark.code
 
@@ -46,7 +47,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MODEL_STORE_PATH", str(tmp_path / "store"))
     for name in ("MODEL_STORE_CONNECTION_STRING", "MODEL_STORE_ACCOUNT_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(cli, "start_tracking", lambda settings: None)
+    monkeypatch.setattr(cli_options, "start_tracking", lambda settings: None)
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
@@ -224,7 +225,7 @@ def test_module_entry_point_usage_error_has_no_traceback(workspace: Path) -> Non
 
 # --- every command against fresh state: one line and an exit code, never a traceback ----------
 
-ORIGINAL_START_TRACKING = cli.start_tracking
+ORIGINAL_START_TRACKING = cli_options.start_tracking
 DEFAULT_BUNDLE = REPO_ROOT / "models" / "default"
 
 
@@ -245,7 +246,7 @@ def fresh_mlflow(workspace: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_
     shutil.copyfile(empty_mlflow_db, workspace / "mlruns" / "mlflow.db")
     uri = f"sqlite:///{workspace / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setattr(cli, "start_tracking", ORIGINAL_START_TRACKING)
+    monkeypatch.setattr(cli_options, "start_tracking", ORIGINAL_START_TRACKING)
     get_settings.cache_clear()
     return uri
 

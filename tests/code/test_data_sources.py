@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import cli, pipeline
+from training import pipeline
+from training.cli import options as cli_options
+from training.cli.sources import resolve_plan
 from training.data import (
     COLUMNS,
     DataError,
@@ -348,50 +350,50 @@ def shared_layout(tmp_path: Path) -> Path:
     (tmp_path / "semeval").mkdir()
     for path in semeval_files(SEMEVAL_DIR):
         (tmp_path / "semeval" / path.name).write_bytes(path.read_bytes())
-    (tmp_path / "semeval" / cli.SEMEVAL_HOLDOUT).write_text("9\tnegative\tbad\n", "utf-8")
+    (tmp_path / "semeval" / cli_options.SEMEVAL_HOLDOUT).write_text("9\tnegative\tbad\n", "utf-8")
     (tmp_path / "domain").mkdir()
-    (tmp_path / "domain" / cli.BRAND_FILE).write_bytes(BRAND.read_bytes())
+    (tmp_path / "domain" / cli_options.BRAND_FILE).write_bytes(BRAND.read_bytes())
     return tmp_path
 
 
 def test_data_dir_picks_up_semeval_and_the_brand_set_beside_it(
     shared_layout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sources, frozen = cli.resolve_plan(None, shared_layout / "sentiment140", None)
+    sources, frozen = resolve_plan(None, shared_layout / "sentiment140", None)
     assert [(s.name, s.kind) for s in sources] == [("sentiment140", "csv"), ("semeval", "semeval")]
     assert [p.name for p in sources[0].paths] == ["train.csv"]
     assert frozen.manual_test.name == "testdata.manual.2009.csv"
-    assert frozen.semeval_test.name == cli.SEMEVAL_HOLDOUT
-    assert frozen.brand.name == cli.BRAND_FILE
+    assert frozen.semeval_test.name == cli_options.SEMEVAL_HOLDOUT
+    assert frozen.brand.name == cli_options.BRAND_FILE
     err = capsys.readouterr().err
     assert "also training on" in err
     assert "brand set, never trained on" in err
 
 
 def test_no_auto_sources_trains_on_sentiment140_only(shared_layout: Path) -> None:
-    sources, frozen = cli.resolve_plan(None, shared_layout / "sentiment140", None, auto=False)
+    sources, frozen = resolve_plan(None, shared_layout / "sentiment140", None, auto=False)
     assert [s.name for s in sources] == ["sentiment140"]
     assert (frozen.semeval_test, frozen.brand) == (None, None)
 
 
 def test_explicit_sources_weights_and_holdout(shared_layout: Path) -> None:
     semeval = shared_layout / "semeval"
-    sources, frozen = cli.resolve_plan(
+    sources, frozen = resolve_plan(
         None,
         None,
         None,
         sources=[f"extra={shared_layout / 'sentiment140' / 'train.csv'}:0.5"],
         semeval_dir=shared_layout / "semeval",
         semeval_weight=2.0,
-        neutral=cli.Neutral.positive,
+        neutral=cli_options.Neutral.positive,
         semeval_holdout="twitter-2016test-A.txt",
     )
     assert [(s.name, s.weight) for s in sources] == [("semeval", 2.0), ("extra", 0.5)]
     assert sources[0].neutral == "positive"
     assert frozen.semeval_test.name == "twitter-2016test-A.txt"
-    with pytest.raises(cli.UserError, match="not a file"):
-        cli.resolve_plan(None, None, None, semeval_dir=semeval, semeval_holdout="nope.txt")
-    with pytest.raises(cli.UserError, match="must be > 0"):
-        cli.resolve_plan(None, None, None, semeval_dir=semeval, semeval_weight=0.0)
+    with pytest.raises(cli_options.UserError, match="not a file"):
+        resolve_plan(None, None, None, semeval_dir=semeval, semeval_holdout="nope.txt")
+    with pytest.raises(cli_options.UserError, match="must be > 0"):
+        resolve_plan(None, None, None, semeval_dir=semeval, semeval_weight=0.0)
     with pytest.raises(DataError, match="no SemEval files"):
-        cli.resolve_plan(None, None, None, semeval_dir=shared_layout)
+        resolve_plan(None, None, None, semeval_dir=shared_layout)
