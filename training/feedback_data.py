@@ -154,4 +154,13 @@ def select_feedback(
 
 
 def frozen_text_keys(frames: Iterable[pd.DataFrame]) -> set[str]:
-    return {text_key(text) for frame in frames for text in frame["text"]}
+    """Keys of every frozen tweet as written AND as serving masks it: feedback stores the masked
+    `model_text`, whose key loses the booking codes, digits and names that the raw key keeps."""
+    from shared.privacy import mask_personal_data
+
+    keys = set()
+    for frame in frames:
+        for text in frame["text"]:
+            keys.add(text_key(text))
+            keys.add(text_key(mask_personal_data(text)))
+    return keys
