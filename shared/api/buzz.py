@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.schemas import ErrorPublic
 from shared.monitoring.buzz import RULE, BinStats, BuzzRule, alerting_bin, evaluate_bins
-from shared.monitoring.events import current_store
+from shared.monitoring.events import PredictionEventsDep, PredictionEventStore
 
 router = APIRouter(prefix="/api", tags=["buzz"])
 
@@ -78,9 +78,10 @@ def bin_public(stats: BinStats) -> BuzzBinPublic:
     )
 
 
-def recent_bins(now: float, hours: int, rule: BuzzRule = RULE) -> tuple[bool, list[BinStats]]:
+def recent_bins(
+    store: PredictionEventStore | None, now: float, hours: int, rule: BuzzRule = RULE
+) -> tuple[bool, list[BinStats]]:
     """(recording, the judged bins of the last `hours`), baselines loaded from further back."""
-    store = current_store()
     if store is None:
         return False, []
     start = now - hours * 3600
@@ -96,10 +97,11 @@ def recent_bins(now: float, hours: int, rule: BuzzRule = RULE) -> tuple[bool, li
     summary="Recent negative share per 15 minutes, with bad-buzz flags",
 )
 def read_buzz(
+    events: PredictionEventsDep,
     hours: Annotated[int, Query(ge=1, le=MAX_HOURS, description="How far back to chart.")] = 6,
 ) -> BuzzPublic:
     now = time.time()
-    recording, bins = recent_bins(now, hours)
+    recording, bins = recent_bins(events, now, hours)
     return BuzzPublic(
         recording=recording,
         rule=rule_public(RULE),

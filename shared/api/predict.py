@@ -42,7 +42,11 @@ from shared.api.schemas import (
 )
 from shared.api.signing import FeedbackSignerDep, FeedbackSignerLike
 from shared.language import ENGLISH, detect_language, identifier_loaded, warm_identifier
-from shared.monitoring.events import record_predictions
+from shared.monitoring.events import (
+    PredictionEventsDep,
+    PredictionEventStore,
+    record_predictions,
+)
 from shared.privacy import mask_personal_data
 from shared.telemetry import PredictionTrace, record_prediction
 from shared.translation import REASON_ENGLISH, translate_each_async
@@ -120,12 +124,14 @@ def predict_texts(
     model: LoadedModelLike,
     start_ns: int,
     signer: FeedbackSignerLike | None = None,
+    events: PredictionEventStore | None = None,
 ) -> list[PredictionPublic]:
     """Score the texts in order, and emit one span per text (no text in it) from `start_ns`.
 
     The model reads each text with personal data, URLs and @mentions masked
     (`shared.privacy`): that masked `model_text` is returned, and it is exactly what feedback
-    stores, so retraining sees what was scored. `signer` adds each prediction's feedback token.
+    stores, so retraining sees what was scored. `signer` adds each prediction's feedback token;
+    `events`, the app's local store of prediction events (no text), gets the batch.
     """
     model_texts = [mask_personal_data(item.model_text.strip()) for item in prepared]
     predictions = model.predictor.predict(model_texts, [item.model_language for item in prepared])
@@ -152,7 +158,7 @@ def predict_texts(
             public.feedback_token = signer.issue(public)
         record_prediction(trace_of(public, start_ns, end_ns))
         results.append(public)
-    record_predictions(results)  # local store of prediction events (no text) for GET /api/buzz
+    record_predictions(results, events)  # local prediction events (no text) for GET /api/buzz
     return results
 
 
@@ -196,17 +202,18 @@ async def predict(
     holder: HolderDep,
     translator: TranslatorDep,
     signer: FeedbackSignerDep,
+    events: PredictionEventsDep,
 ) -> Response:
     """`{"text"}` gets one prediction back; `{"texts"}` gets `results` in the same order."""
     warm_identifier()  # from the first request on, beside the model load
     model = model_if_ready(holder)
     texts = body.all_texts()
     if model is None or len(texts) > INLINE_MAX_TEXTS or not identifier_loaded():
-        return await answer_off_loop(body, holder, translator, signer)
+        return await answer_off_loop(body, holder, translator, signer, events)
     start_ns = time.time_ns()
     languages = [detect_language(text) for text in texts]
     prepared = await prepare_texts(texts, translator, languages)
-    return render(body, model, predict_texts(prepared, model, start_ns, signer))
+    return render(body, model, predict_texts(prepared, model, start_ns, signer, events))
 
 
 async def answer_off_loop(
@@ -214,19 +221,23 @@ async def answer_off_loop(
     holder: ModelHolderLike,
     translator: TranslatorLike,
     signer: FeedbackSignerLike | None = None,
+    events: PredictionEventStore | None = None,
 ) -> Response:
     """What may block (model load, language identifier, a big batch) on the threadpool; the
     translations, when there are any, awaited on the event loop between two hops."""
-    answered = await run_in_threadpool(answer_on_worker, body, holder, signer)
+    answered = await run_in_threadpool(answer_on_worker, body, holder, signer, events)
     if isinstance(answered, Response):
         return answered
     model, languages, start_ns = answered
     prepared = await prepare_texts(body.all_texts(), translator, languages)
-    return await run_in_threadpool(score_on_worker, body, model, prepared, start_ns, signer)
+    return await run_in_threadpool(score_on_worker, body, model, prepared, start_ns, signer, events)
 
 
 def answer_on_worker(
-    body: PredictRequest, holder: ModelHolderLike, signer: FeedbackSignerLike | None = None
+    body: PredictRequest,
+    holder: ModelHolderLike,
+    signer: FeedbackSignerLike | None = None,
+    events: PredictionEventStore | None = None,
 ) -> Response | tuple[LoadedModelLike, list[str], int]:
     """The whole answer on a worker thread when every text is English; otherwise the model, the
     languages and the start time, for the translations to run off this thread."""
@@ -237,7 +248,7 @@ def answer_on_worker(
     if any(language != ENGLISH for language in languages):
         return model, languages, start_ns
     prepared = [prepare_text(text, ENGLISH, None) for text in texts]
-    return render(body, model, predict_texts(prepared, model, start_ns, signer))
+    return render(body, model, predict_texts(prepared, model, start_ns, signer, events))
 
 
 def score_on_worker(
@@ -246,8 +257,9 @@ def score_on_worker(
     prepared: list[PreparedText],
     start_ns: int,
     signer: FeedbackSignerLike | None = None,
+    events: PredictionEventStore | None = None,
 ) -> Response:
-    return render(body, model, predict_texts(prepared, model, start_ns, signer))
+    return render(body, model, predict_texts(prepared, model, start_ns, signer, events))
 
 
 def render(

@@ -19,7 +19,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
+
+from fastapi import Depends, Request
 
 from shared.settings import Settings, get_settings
 
@@ -148,11 +150,18 @@ def events_of(results: Iterable[Any], at: float) -> list[PredictionEvent]:
     ]
 
 
-def record_predictions(results: Iterable[Any]) -> None:
-    """Called by POST /api/predict for every batch; never raises."""
+def record_predictions(results: Iterable[Any], store: PredictionEventStore | None) -> None:
+    """Called by POST /api/predict for every batch with the app's store; never raises."""
     try:
-        store = current_store()
         if store is not None:
             store.add(events_of(results, time.time()))
     except Exception as exc:  # a full disk or a locked file must not fail a prediction
         logger.warning("prediction events not recorded: %s", type(exc).__name__)
+
+
+async def get_prediction_events(request: Request) -> PredictionEventStore | None:
+    """The store of the app's own settings (tests and `bad-buzz serve` each have theirs)."""
+    return current_store(request.app.state.settings)
+
+
+PredictionEventsDep = Annotated[PredictionEventStore | None, Depends(get_prediction_events)]

@@ -33,7 +33,7 @@ from shared.monitoring.events import (
     current_store,
     prune_slack,
 )
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 pytestmark = pytest.mark.code
 
@@ -235,14 +235,13 @@ def test_a_zero_bound_turns_the_store_off(tmp_path: Path) -> None:
 
 # --- GET /api/buzz ----------------------------------------------------------------------------
 @pytest.fixture
-def buzz_client(tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+def buzz_client(tiny_bundle: Path, tmp_path: Path) -> TestClient:
     from shared.api.app import create_app
     from shared.model_loader import ModelHolder
 
-    monkeypatch.setenv("PREDICTION_EVENTS_PATH", str(tmp_path / "events.sqlite3"))
-    monkeypatch.setenv("PREDICTION_EVENTS_MAX", "1000")
-    get_settings.cache_clear()
     settings = Settings(
+        PREDICTION_EVENTS_PATH=tmp_path / "events.sqlite3",
+        PREDICTION_EVENTS_MAX=1000,
         MODEL_STORE_PATH=tmp_path / "no-store",
         MODEL_CACHE_DIR=tmp_path / "cache",
         DEFAULT_BUNDLE_PATH=tiny_bundle,
@@ -252,8 +251,8 @@ def buzz_client(tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         FEEDBACK_DB_PATH=tmp_path / "feedback.sqlite3",
     )
     with TestClient(create_app(settings, holder=ModelHolder(settings))) as client:
+        client.app_settings = settings  # type: ignore[attr-defined]
         yield client
-    get_settings.cache_clear()
 
 
 def test_the_route_charts_the_predictions_this_server_made(buzz_client: TestClient) -> None:
@@ -269,7 +268,7 @@ def test_the_route_charts_the_predictions_this_server_made(buzz_client: TestClie
     assert sum(b["predictions"] for b in body["bins"]) == 3
     assert sum(b["negatives"] for b in body["bins"]) == labels.count("negative")
     assert body["alert"] is False
-    stored = current_store()
+    stored = current_store(buzz_client.app_settings)  # type: ignore[attr-defined]
     assert stored is not None
     assert {e.model_version for e in stored.since(0)} == {"tiny-1"}
 
@@ -281,18 +280,12 @@ def test_the_route_rejects_a_bad_window_with_a_4xx(buzz_client: TestClient) -> N
         assert "error" in answer.json()
 
 
-def test_with_the_store_off_the_route_says_so_and_shows_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_with_the_store_off_the_route_says_so_and_shows_nothing() -> None:
     """Azure's configuration (PREDICTION_EVENTS_MAX=0): no traffic figure is public there."""
     from shared.api.buzz import read_buzz
 
-    monkeypatch.setenv("PREDICTION_EVENTS_MAX", "0")
-    get_settings.cache_clear()
-    try:
-        body = read_buzz(hours=6)
-    finally:
-        get_settings.cache_clear()
+    settings = Settings(PREDICTION_EVENTS_MAX=0)
+    body = read_buzz(events=current_store(settings), hours=6)
     assert body.recording is False
     assert body.bins == []
     assert body.alert is False

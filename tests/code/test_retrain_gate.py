@@ -150,7 +150,7 @@ def test_ids_used_partition_every_record() -> None:
 def test_union_vocabulary_adds_feedback_terms_under_min_df() -> None:
     base = pd.Series(["the phone is good", "the phone is bad", "good day", "bad day"])
     feedback = pd.Series(["the ipad froze", "ipad froze again", "genius bar rude"])
-    on = domain_fit.DomainFitConfig(feedback_min_df=2)
+    on = domain_fit.DomainFitConfig(feedback_min_df=2, feedback_vocabulary=True)
     vocabulary, added = domain_fit.union_vocabulary(base, feedback, 2, on)
     assert {"ipad", "froze", "ipad froze"} <= set(vocabulary)
     assert "genius" not in vocabulary  # in one feedback tweet only

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from shared.api.app import create_app
 from shared.model_loader import ModelHolder
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from tests.model.served import ServedModel
 
 SHIPPED_BUNDLE = Path(__file__).resolve().parents[2] / "models" / "default"
@@ -53,14 +53,7 @@ def served_settings(shipped_bundle: Path, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def served(served_settings: Settings) -> Iterator[ServedModel]:
-    """POST /api/predict on the shipped bundle. The prediction-event store reads the process
-    settings, so the environment turns it off for as long as the client lives."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PREDICTION_EVENTS_MAX", "0")
-        get_settings.cache_clear()
-        app = create_app(served_settings, holder=ModelHolder(served_settings))
-        try:
-            with TestClient(app) as client:
-                yield ServedModel(client)
-        finally:
-            get_settings.cache_clear()
+    """POST /api/predict on the shipped bundle (its settings turn the prediction store off)."""
+    app = create_app(served_settings, holder=ModelHolder(served_settings))
+    with TestClient(app) as client:
+        yield ServedModel(client)
