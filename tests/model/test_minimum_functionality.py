@@ -58,7 +58,15 @@ NEGATED_PRAISE = [  # a negated good word is a complaint
 ]
 NEGATED_COMPLAINT = [  # a negated bad word is not a complaint
     "not bad at all, quite good",
-    "the food was not bad at all",
+    pytest.param(
+        "the food was not bad at all",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="known failure of the shipped model, listed in docs/model_card.md: 'not' "
+            "(+22) and 'at all' (+12) outweigh 'not bad' (-16); no corpus or weight tried in "
+            "docs/ablation.md changes it. Strict: passing it means the card needs updating.",
+        ),
+    ),
 ]
 
 
