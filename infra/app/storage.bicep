@@ -23,6 +23,11 @@ param hostContainerNames array
 @maxValue(365)
 param softDeleteDays int = 7
 
+@description('Days harvested feedback (data files and their index partitions) is kept: longer than a retrain looks back (90 days), short enough that a user\'s words do not stay for good.')
+@minValue(91)
+@maxValue(730)
+param feedbackRetentionDays int = 180
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Flex without VNet integration reaches storage publicly; access is Entra ID only (no keys, no anonymous blobs)
   // checkov:skip=CKV_AZURE_59: same: private endpoints need a VNet and a Premium-priced setup this free-tier deployment does not have
@@ -75,6 +80,40 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
     }
   }
 ]
+
+// Retention of the feedback container: harvested feedback files and the index partitions that
+// name them are deleted once older than feedbackRetentionDays. The watermark, the consumed
+// generation and the retrain requests (state/*.json, requests/) are small and stay.
+resource feedbackRetention 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'feedback-retention'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [ 'blockBlob' ]
+              prefixMatch: [
+                '${feedbackContainerName}/feedback/'
+                '${feedbackContainerName}/state/index/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: { daysAfterModificationGreaterThan: feedbackRetentionDays }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+  dependsOn: [ containers ]
+}
 
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

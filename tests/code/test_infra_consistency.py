@@ -546,3 +546,28 @@ def test_bicepconfig_makes_linter_rules_errors():
     levels = {name: rule["level"] for name, rule in rules.items()}
     assert levels.pop("use-recent-api-versions") == "warning"  # would fail on every new release
     assert set(levels.values()) == {"error"}
+
+
+def test_feedback_retention_in_the_bicep_matches_the_harvest_and_outlives_a_retrain() -> None:
+    """The lifecycle rule deletes exactly what the harvest writes (data files, index
+    partitions), never its watermark or requests, and not before a retrain stops using it."""
+    from shared.feedback.index import INDEX_PREFIX
+    from shared.feedback.records import DATA_PREFIX
+    from training.cli.loop_commands import retrain
+
+    bicep = (ROOT / "infra" / "app" / "storage.bicep").read_text(encoding="utf-8")
+    prefixes = set(re.findall(r"'\$\{feedbackContainerName\}/([^']+)'", bicep))
+    assert prefixes == {DATA_PREFIX, INDEX_PREFIX}
+    (days,) = re.findall(r"param feedbackRetentionDays int = (\d+)", bicep)
+    (minimum,) = re.findall(
+        r"@minValue\((\d+)\)\n(?:@\w+\([^)]*\)\n)*param feedbackRetentionDays", bicep
+    )
+    assert int(minimum) > default_max_age(retrain)
+    assert int(days) >= int(minimum)
+
+
+def default_max_age(command: object) -> float:
+    """The `--max-age-days` default of `bad-buzz retrain`."""
+    import inspect
+
+    return float(inspect.signature(command).parameters["max_age_days"].default)
