@@ -157,17 +157,23 @@ def prepared(path: str, body: dict[str, Any]) -> bytes:
     return f"{head}content-length: {len(data)}\r\n\r\n".encode() + data
 
 
+def time_post(connection: Connection, request: bytes, server: str = "") -> float:
+    """Seconds for one request and its answer; any non-200 stops the bench."""
+    start = time.perf_counter()
+    status, body = connection.post(request)
+    elapsed = time.perf_counter() - start
+    if status != 200:
+        raise RuntimeError(f"{server}{': ' if server else ''}HTTP {status}: {body[:300]!r}")
+    return elapsed
+
+
 def time_requests(port: int, requests: list[bytes], count: int, warmup: int = 10) -> list[float]:
     """Seconds per request, cycling through `requests`; any non-200 stops the bench."""
     connection = Connection(port)
     try:
         samples = []
         for index in range(warmup + count):
-            start = time.perf_counter()
-            status, body = connection.post(requests[index % len(requests)])
-            elapsed = time.perf_counter() - start
-            if status != 200:
-                raise RuntimeError(f"HTTP {status}: {body[:300]!r}")
+            elapsed = time_post(connection, requests[index % len(requests)])
             if index >= warmup:
                 samples.append(elapsed)
         return samples
@@ -316,11 +322,7 @@ def time_interleaved(
         for index in range(warmup + count):
             for server, connection, timings in zip(servers, connections, samples, strict=True):
                 requests = getattr(server, kind)
-                start = time.perf_counter()
-                status, body = connection.post(requests[index % len(requests)])
-                elapsed = time.perf_counter() - start
-                if status != 200:
-                    raise RuntimeError(f"{server.name}: HTTP {status}: {body[:300]!r}")
+                elapsed = time_post(connection, requests[index % len(requests)], server.name)
                 if index >= warmup:
                     timings.append(elapsed)
     finally:

@@ -38,6 +38,8 @@ import re
 from collections.abc import Callable
 from functools import cache
 
+from shared.fixed_point import apply_until_stable
+
 EMAIL = "<emailaddress>"
 URL = "http://url"
 MENTION = "@user"
@@ -91,12 +93,7 @@ def mask_personal_data(text: str) -> str:
     """`text` with e-mails, URLs, @handles, cards, phones, long numbers, booking refs and names
     after an introduction replaced by placeholders (module docstring). Idempotent; never raises.
     """
-    for _ in range(MAX_PASSES):
-        masked = mask_once(text)
-        if masked == text:
-            break
-        text = masked
-    return text
+    return apply_until_stable(mask_once, text, MAX_PASSES)
 
 
 def mask_once(text: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from shared.fixed_point import apply_until_stable
 from shared.normalise.entities import replace_entities, replace_mentions, replace_urls
 from shared.normalise.options import (
     DEFAULT_OPTIONS,
@@ -95,14 +96,7 @@ def prepare_for_vader(text: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"prepare_for_vader expects str, got {type(text).__name__}")
     prepared = _prepare_once(text[:MAX_INPUT_CHARS])
-    for _ in range(2):
-        if prepared.isascii():
-            break
-        again = _prepare_once(prepared)
-        if again == prepared:
-            break
-        prepared = again
-    return prepared
+    return apply_until_stable(_prepare_once, prepared, 2, done=str.isascii)
 
 
 def _prepare_once(text: str) -> str:

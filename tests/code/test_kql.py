@@ -9,10 +9,7 @@ ones the event defines.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,12 +24,10 @@ from shared.feedback.sources import (
     build_harvest_query,
     load_query,
 )
+from tests.utils.kql import check_kql, write_queries
 
 pytestmark = pytest.mark.code
 
-KUSTO_DIR = Path(__file__).resolve().parents[1] / "kusto"
-CHECKER = KUSTO_DIR / "check_kql.mjs"
-PACKAGE = KUSTO_DIR / "node_modules" / "@kusto" / "language-service-next"
 PROPERTY_RE = re.compile(r'Properties\["([^"]+)"\]')
 
 
@@ -63,25 +58,9 @@ QUERIES = {
 @pytest.fixture(scope="module")
 def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     """{query name (or the KQL file's path): diagnostics}, from one run of check_kql.mjs."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the Kusto language service needs it")
-    if not PACKAGE.is_dir():
-        pytest.skip("tests/kusto/node_modules is missing: run `npm ci` in tests/kusto")
-    folder = tmp_path_factory.mktemp("kql")
-    paths = {name: folder / f"{name}.kql" for name in QUERIES}
-    for name, path in paths.items():
-        path.write_text(QUERIES[name](), encoding="utf-8")
-    completed = subprocess.run(
-        [node, str(CHECKER), str(QUERY_PATH), str(HARVEST_QUERY_PATH), *map(str, paths.values())],
-        capture_output=True,
-        text=True,
-        cwd=KUSTO_DIR,
-        timeout=180,
-        check=False,
-    )
-    assert completed.returncode == 1, completed.stderr  # the broken ones must fail the run
-    report = json.loads(completed.stdout)
+    paths = write_queries(tmp_path_factory.mktemp("kql"), QUERIES)
+    # the broken ones must fail the run
+    report = check_kql([QUERY_PATH, HARVEST_QUERY_PATH, *paths.values()])
     by_name = {name: report[str(path)] for name, path in paths.items()}
     return {
         "alert_file": report[str(QUERY_PATH)],

@@ -9,24 +9,19 @@ bad-buzz rule's logic is checked by replaying events through its Python mirror (
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from shared.monitoring.run_report import JOBS, RUN_EVENT, run_properties
 from shared.telemetry import MODEL_STATE_EVENT, PredictionTrace
+from tests.utils.kql import check_kql, write_queries
 
 pytestmark = pytest.mark.code
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ROOT / "shared" / "queries"
-KUSTO_DIR = ROOT / "tests" / "kusto"
-CHECKER = KUSTO_DIR / "check_kql.mjs"
-PACKAGE = KUSTO_DIR / "node_modules" / "@kusto" / "language-service-next"
 PROPERTY_RE = re.compile(r'Properties\["([^"]+)"\]')
 
 OPS_FILES = (
@@ -55,26 +50,10 @@ BROKEN = {
 @pytest.fixture(scope="module")
 def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     """{file name or broken-variant name: diagnostics}, from one run of check_kql.mjs."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the Kusto language service needs it")
-    if not PACKAGE.is_dir():
-        pytest.skip("tests/kusto/node_modules is missing: run `npm ci` in tests/kusto")
-    folder = tmp_path_factory.mktemp("kql-ops")
-    broken = {name: folder / f"{name}.kql" for name in BROKEN}
-    for name, path in broken.items():
-        path.write_text(BROKEN[name](), encoding="utf-8")
+    broken = write_queries(tmp_path_factory.mktemp("kql-ops"), BROKEN)
     files = {name: QUERIES / name for name in OPS_FILES}
-    completed = subprocess.run(
-        [node, str(CHECKER), *map(str, files.values()), *map(str, broken.values())],
-        capture_output=True,
-        text=True,
-        cwd=KUSTO_DIR,
-        timeout=180,
-        check=False,
-    )
-    assert completed.returncode == 1, completed.stderr  # the broken ones must fail the run
-    report = json.loads(completed.stdout)
+    # the broken ones must fail the run
+    report = check_kql([*files.values(), *broken.values()])
     every = {**files, **broken}
     return {name: report[str(path)] for name, path in every.items()}
 

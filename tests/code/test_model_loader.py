@@ -400,12 +400,20 @@ def timed_get(holder: ModelHolder):
     return model, time.monotonic() - started
 
 
+def hanging_store(
+    tmp_path: Path, bundle: Path, hang_models_only: bool = False
+) -> tuple[HangingObjects, ModelStore]:
+    """A local store holding `bundle` as champion, behind objects that can be made to hang."""
+    objects = HangingObjects(LocalObjectStore(tmp_path / "models"), hang_models_only)
+    store = ModelStore(objects)
+    store.publish(bundle)
+    return objects, store
+
+
 def test_a_silent_store_at_cold_start_serves_the_default_within_the_budget(
     settings, tmp_path, real_bundles, short_budget
 ) -> None:
-    objects = HangingObjects(LocalObjectStore(tmp_path / "models"))
-    store = ModelStore(objects)
-    store.publish(real_bundles["v1"])
+    objects, store = hanging_store(tmp_path, real_bundles["v1"])
     objects.hang.set()
     try:
         holder = ModelHolder(settings, store)
@@ -433,9 +441,7 @@ def test_a_silent_download_at_cold_start_serves_the_default_then_the_cached_cham
     settings, tmp_path, real_bundles, short_budget
 ) -> None:
     """The pointer answers, the model download does not: default now, champion once it lands."""
-    objects = HangingObjects(LocalObjectStore(tmp_path / "models"), hang_models_only=True)
-    store = ModelStore(objects)
-    store.publish(real_bundles["v1"])
+    objects, store = hanging_store(tmp_path, real_bundles["v1"], hang_models_only=True)
     objects.hang.set()
     holder = ModelHolder(settings, store)
     model, elapsed = timed_get(holder)
@@ -453,9 +459,7 @@ def test_a_silent_download_at_cold_start_serves_the_default_then_the_cached_cham
 def test_a_silent_store_during_refresh_costs_one_request_the_budget(
     settings, tmp_path, real_bundles, short_budget
 ) -> None:
-    objects = HangingObjects(LocalObjectStore(tmp_path / "models"))
-    store = ModelStore(objects)
-    store.publish(real_bundles["v1"])
+    objects, store = hanging_store(tmp_path, real_bundles["v1"])
     holder = ModelHolder(settings, store)
     assert holder.get().version == "v1"
     objects.hang.set()

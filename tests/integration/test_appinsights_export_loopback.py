@@ -63,7 +63,9 @@ def test_a_flag_is_one_apptraces_message_with_the_kql_properties_when_record_ret
     quiet_exporter: None,
 ) -> None:
     with AppInsightsServer() as server:
-        sink = AppInsightsFeedbackSink(build_log_exporter(connection_to(server)))
+        # The envelope's shape is under test, not the deadline (its own tests are in
+        # test_feedback.py): a loaded CI machine may take more than 2 s for a first export.
+        sink = AppInsightsFeedbackSink(build_log_exporter(connection_to(server)), deadline=30.0)
         event = make_event(7)
         assert sink.record(event) is True
         [envelope] = [e for e in server.envelopes() if is_feedback(e)]  # no flush: already sent

@@ -53,9 +53,11 @@ STORE_OUTAGE_BUDGET_SECONDS = 10.0  # a request that meets a dead store still an
 TRANSLATION_BUDGET_SECONDS = 2.0  # "answers within ~2 s" with a hanging translator
 
 
-def blob_settings(azurite: Azurite, container: str, tmp_path: Path, default: Path) -> Settings:
+def store_settings(connection: str, container: str, tmp_path: Path, default: Path) -> Settings:
+    """The API's settings with the model store at the Blob `connection` string, everything else
+    (cache, feedback log, private paths) under `tmp_path`; translation and auth off."""
     return Settings(
-        MODEL_STORE_CONNECTION_STRING=azurite.connection_string,
+        MODEL_STORE_CONNECTION_STRING=connection,
         MODEL_STORE_ACCOUNT_URL=None,
         MODEL_STORE_CONTAINER=container,
         MODEL_STORE_PATH=tmp_path / "unused-local-store",
@@ -67,6 +69,10 @@ def blob_settings(azurite: Azurite, container: str, tmp_path: Path, default: Pat
         AUTH_MODE="none",
         **private_paths(tmp_path),
     )
+
+
+def blob_settings(azurite: Azurite, container: str, tmp_path: Path, default: Path) -> Settings:
+    return store_settings(azurite.connection_string, container, tmp_path, default)
 
 
 def private_paths(tmp_path: Path) -> dict[str, object]:
@@ -559,19 +565,7 @@ def switch_settings(port: int, container: str, tmp_path: Path, default: Path) ->
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
         f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
     )
-    return Settings(
-        MODEL_STORE_CONNECTION_STRING=connection,
-        MODEL_STORE_ACCOUNT_URL=None,
-        MODEL_STORE_CONTAINER=container,
-        MODEL_STORE_PATH=tmp_path / "unused-local-store",
-        MODEL_CACHE_DIR=tmp_path / "cache",
-        DEFAULT_BUNDLE_PATH=default,
-        MODEL_REFRESH_SECONDS=REFRESH_SECONDS,
-        FEEDBACK_DB_PATH=tmp_path / "feedback.sqlite3",
-        TRANSLATION_ENABLED=False,
-        AUTH_MODE="none",
-        **private_paths(tmp_path),
-    )
+    return store_settings(connection, container, tmp_path, default)
 
 
 def timed(send) -> tuple[httpx.Response, float]:

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.settings import Settings
-from tests.utils.corpus import make_corpus, write_corpus_csv
+from tests.utils.corpus import publish_base_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,23 +37,6 @@ def loop_settings(azurite, blob_container: str, tmp_path: Path) -> Settings:
         RETRAIN_THRESHOLD=20,
         FEEDBACK_MAX_PER_HOUR=10_000,  # one caller flags a few hundred tweets here
     )
-
-
-def publish_base_model(settings: Settings, tmp_path: Path) -> str:
-    """The champion: trained on a general-domain corpus that never talks about flights."""
-    from shared.model_store import open_model_store
-    from training.pipeline import JobConfig, export_chosen, prepare_data, train_candidates
-    from training.tracking import configure_tracking
-    from training.train import TrainConfig
-
-    configure_tracking(settings.MLFLOW_TRACKING_URI)
-    write_corpus_csv(tmp_path / "base.csv", make_corpus(800, seed=1))
-    config = JobConfig(work_dir=tmp_path / "work", train=TrainConfig(c_grid=(1.0,), cv_folds=2))
-    prepare_data([tmp_path / "base.csv"], None, config)
-    train_candidates(config, kinds=("tfidf_lr_vader",))
-    bundle_dir, manifest = export_chosen(config, tmp_path / "bundles")
-    open_model_store(settings).publish(bundle_dir)
-    return manifest.version
 
 
 # Jargon the base corpus never uses: its sentiment is only learnable from the feedback. Each

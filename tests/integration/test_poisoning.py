@@ -32,7 +32,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.settings import Settings, get_settings
-from tests.utils.corpus import FOREIGN_TWEETS, make_corpus, write_corpus_csv
+from tests.utils.corpus import (
+    FOREIGN_TWEETS,
+    make_corpus,
+    publish_base_model,
+    write_corpus_csv,
+)
 from tests.utils.feedback_builders import feedback_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -95,23 +100,11 @@ def base_settings(root: Path) -> Settings:
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Champion trained on a small general corpus; a public `manual_test` frozen set of 560
     templated tweets and the MASKED_FROZEN ones."""
-    from shared.model_store import open_model_store
-    from training.pipeline import JobConfig, export_chosen, prepare_data, train_candidates
-    from training.tracking import configure_tracking
-    from training.train import TrainConfig
-
     root = tmp_path_factory.mktemp("poisoning")
-    settings = base_settings(root)
-    configure_tracking(settings.MLFLOW_TRACKING_URI)
     public = clean_tweets(make_corpus(700, seed=11), set()).head(560)
     manual = write_corpus_csv(root / "manual_test.csv", pd.concat([public, MASKED_FROZEN]))
-    write_corpus_csv(root / "base.csv", make_corpus(800, seed=1))
-    config = JobConfig(work_dir=root / "work", train=TrainConfig(c_grid=(1.0,), cv_folds=2))
-    prepare_data([root / "base.csv"], manual, config)
-    train_candidates(config, kinds=("tfidf_lr_vader",))
-    bundle_dir, manifest = export_chosen(config, root / "bundles")
-    open_model_store(settings).publish(bundle_dir)
-    return World(root, root / "work", manifest.version, public[["text", "label"]])
+    version = publish_base_model(base_settings(root), root, manual)
+    return World(root, root / "work", version, public[["text", "label"]])
 
 
 def stage_settings(world: World, name: str, **overrides: Any) -> Settings:

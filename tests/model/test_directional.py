@@ -82,16 +82,22 @@ def score_with_symbol(
     return list(zip(results[: len(bases)], results[len(bases) :], strict=True))
 
 
+def moved(pairs: list[tuple[dict, dict]], up: bool) -> list[str]:
+    """One line per (before, after) pair whose P(negative) rose (`up`) or fell by more than
+    ROUNDING: the pairs that break a directional expectation."""
+    lines = []
+    for before, after in pairs:
+        p_before, p_after = before["negative_probability"], after["negative_probability"]
+        if (p_after > p_before + ROUNDING) if up else (p_after < p_before - ROUNDING):
+            lines.append(f"{p_before:.4f} -> {describe(after)}")
+    return lines
+
+
 @pytest.mark.parametrize("symbol", NEGATIVE_SYMBOLS, ids=symbol_id)
 def test_negative_symbol_does_not_lower_p_negative_of_a_complaint(
     served: ServedModel, symbol: str
 ) -> None:
-    pairs = score_with_symbol(served, COMPLAINTS, symbol)
-    fallen = [
-        f"{before['negative_probability']:.4f} -> {describe(after)}"
-        for before, after in pairs
-        if after["negative_probability"] < before["negative_probability"] - ROUNDING
-    ]
+    fallen = moved(score_with_symbol(served, COMPLAINTS, symbol), up=False)
     assert not fallen, "\n".join(fallen)
 
 
@@ -99,10 +105,5 @@ def test_negative_symbol_does_not_lower_p_negative_of_a_complaint(
 def test_positive_symbol_does_not_raise_p_negative_of_praise(
     served: ServedModel, symbol: str
 ) -> None:
-    pairs = score_with_symbol(served, PRAISE, symbol)
-    risen = [
-        f"{before['negative_probability']:.4f} -> {describe(after)}"
-        for before, after in pairs
-        if after["negative_probability"] > before["negative_probability"] + ROUNDING
-    ]
+    risen = moved(score_with_symbol(served, PRAISE, symbol), up=True)
     assert not risen, "\n".join(risen)

@@ -29,6 +29,7 @@ MARKER_RE = re.compile(r"<!-- example: ([a-z0-9-]+) -->\n```json\n(.*?)\n```", r
 
 COMPLAINT = "my flight is delayed again, worst airline ever 😡"
 BATCH = ["lost my bag, nobody at the desk can help", "great crew, thank you! 🙏", "@united"]
+TOKEN_SHOWN = "(v1.<claims>.<signature>: about 300 characters, from predict)"
 VARYING = ("prediction_id", "feedback_token", "last_check", "loaded_at", "start")
 
 
@@ -86,10 +87,10 @@ def make_examples() -> dict[str, Any]:
 
 
 def shorten(value: Any) -> Any:
-    """The docs' form: tokens shortened (they are ~300 characters and key-specific)."""
+    """The docs' form: tokens replaced by what they look like (~300 characters, key-specific)."""
     if isinstance(value, dict):
         return {
-            key: (f"{item[:24]}…" if key == "feedback_token" and item else shorten(item))
+            key: (TOKEN_SHOWN if key == "feedback_token" and item else shorten(item))
             for key, item in value.items()
         }
     if isinstance(value, list):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from shared.settings import Settings
+
 NEGATIVE_POLARITY, POSITIVE_POLARITY = 0, 4
 DOMAINS = ("general", "airline")
 NEGATIVE_SHARE = 0.55  # a little imbalance, so that balancing has something to drop
@@ -158,3 +160,22 @@ def write_corpus_csv(path: Path, frame: pd.DataFrame) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame[["polarity", "text"]].to_csv(path, index=False, encoding="utf-8")
     return path
+
+
+def publish_base_model(settings: Settings, root: Path, manual: Path | None = None) -> str:
+    """Train the champion on an 800-tweet general corpus that never talks about flights (one
+    quick candidate), publish it to the settings' model store and return its version; `manual`
+    is the frozen `manual_test` CSV, if any. Files go under `root` (base.csv, work/, bundles/)."""
+    from shared.model_store import open_model_store
+    from training.pipeline import JobConfig, export_chosen, prepare_data, train_candidates
+    from training.tracking import configure_tracking
+    from training.train import TrainConfig
+
+    configure_tracking(settings.MLFLOW_TRACKING_URI)
+    write_corpus_csv(root / "base.csv", make_corpus(800, seed=1))
+    config = JobConfig(work_dir=root / "work", train=TrainConfig(c_grid=(1.0,), cv_folds=2))
+    prepare_data([root / "base.csv"], manual, config)
+    train_candidates(config, kinds=("tfidf_lr_vader",))
+    bundle_dir, manifest = export_chosen(config, root / "bundles")
+    open_model_store(settings).publish(bundle_dir)
+    return manifest.version

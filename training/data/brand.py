@@ -12,15 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.data.common import (
-    NEGATIVE,
-    NEUTRAL_ATTR,
-    NEUTRAL_KEPT_ATTR,
-    NEUTRAL_POLICIES,
-    POSITIVE,
-    DataError,
-    NeutralPolicy,
-)
+from training.data.common import DataError, NeutralPolicy, label_mapping, neutral_counts
 from training.data.loading import check_file, read_csv, repair_mojibake
 
 BRAND_COLUMNS = 12
@@ -30,15 +22,11 @@ NOT_RELEVANT_ATTR = "not_relevant_dropped"
 
 def brand_labels(sentiment: pd.Series, neutral: NeutralPolicy, path: Path) -> pd.Series:
     """1 → 1 (negative), 5 → 0, 3 → 0 or NA (as `neutral` says), 0 → NA; anything else fails."""
-    if neutral not in NEUTRAL_POLICIES:
-        raise DataError(f"neutral must be one of {', '.join(NEUTRAL_POLICIES)}, not {neutral!r}")
+    mapping = label_mapping("1", "5", "3", neutral)
     codes = sentiment.str.strip()
     unknown = sorted(set(codes) - set(BRAND_SENTIMENT))
     if unknown:
         raise DataError(f"{path}: unknown sentiment codes {unknown[:5]}; expected 0/1/3/5")
-    mapping = {"1": NEGATIVE, "5": POSITIVE}
-    if neutral == "positive":
-        mapping["3"] = POSITIVE
     return codes.map(mapping)
 
 
@@ -69,8 +57,7 @@ def load_brand_csv(path: Path, neutral: NeutralPolicy = "drop") -> pd.DataFrame:
     neutral_rows = int((codes == "3").sum())
     frame.attrs.update(
         {
-            NEUTRAL_ATTR: neutral_rows if neutral == "drop" else 0,
-            NEUTRAL_KEPT_ATTR: neutral_rows if neutral == "positive" else 0,
+            **neutral_counts(neutral_rows, neutral),
             NOT_RELEVANT_ATTR: int((codes == "0").sum()),
         }
     )

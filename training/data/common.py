@@ -16,6 +16,8 @@ from typing import Literal
 
 import pandas as pd
 
+from shared.fixed_point import apply_until_stable
+
 COLUMNS = ("text", "label", "user", "source")
 NEGATIVE, POSITIVE = 1, 0
 NEUTRAL_ATTR = "neutral_dropped"
@@ -76,14 +78,31 @@ class Splits:
         return [("train", self.train), ("val", self.val), ("test", self.test)]
 
 
+def label_mapping(
+    negative: str, positive: str, neutral: str, policy: NeutralPolicy
+) -> dict[str, int]:
+    """{source class: label} for a three-class source: `negative` → NEGATIVE, `positive` →
+    POSITIVE, `neutral` → POSITIVE with policy "positive" (else absent: mapped to NA, dropped).
+    Raises DataError for a policy not in NEUTRAL_POLICIES."""
+    if policy not in NEUTRAL_POLICIES:
+        raise DataError(f"neutral must be one of {', '.join(NEUTRAL_POLICIES)}, not {policy!r}")
+    mapping = {negative: NEGATIVE, positive: POSITIVE}
+    if policy == "positive":
+        mapping[neutral] = POSITIVE
+    return mapping
+
+
+def neutral_counts(neutral_rows: int, policy: NeutralPolicy) -> dict[str, int]:
+    """The frame attrs saying what `policy` did with a source's `neutral_rows` neutral tweets."""
+    return {
+        NEUTRAL_ATTR: neutral_rows if policy == "drop" else 0,
+        NEUTRAL_KEPT_ATTR: neutral_rows if policy == "positive" else 0,
+    }
+
+
 def unescape_html(text: str) -> str:
     """HTML entities decoded until nothing changes (at most MAX_UNESCAPES passes)."""
-    for _ in range(MAX_UNESCAPES):
-        decoded = html.unescape(text)
-        if decoded == text:
-            break
-        text = decoded
-    return text
+    return apply_until_stable(html.unescape, text, MAX_UNESCAPES)
 
 
 def text_key(text: str) -> str:

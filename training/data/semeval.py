@@ -22,13 +22,10 @@ import numpy as np
 import pandas as pd
 
 from training.data.common import (
-    NEGATIVE,
-    NEUTRAL_ATTR,
-    NEUTRAL_KEPT_ATTR,
-    NEUTRAL_POLICIES,
-    POSITIVE,
     DataError,
     NeutralPolicy,
+    label_mapping,
+    neutral_counts,
     text_keys,
 )
 from training.data.loading import check_file
@@ -119,12 +116,7 @@ def drop_semeval_duplicates(rows: pd.DataFrame) -> tuple[pd.DataFrame, int, int]
 
 def semeval_labels(classes: pd.Series, neutral: NeutralPolicy) -> pd.Series:
     """negative → 1, positive → 0, neutral → 0 (kept as not-negative) or NA (dropped)."""
-    if neutral not in NEUTRAL_POLICIES:
-        raise DataError(f"neutral must be one of {', '.join(NEUTRAL_POLICIES)}, not {neutral!r}")
-    mapping = {"negative": NEGATIVE, "positive": POSITIVE}
-    if neutral == "positive":
-        mapping["neutral"] = POSITIVE
-    return classes.map(mapping)
+    return classes.map(label_mapping("negative", "positive", "neutral", neutral))
 
 
 def load_semeval(paths: Sequence[Path], neutral: NeutralPolicy = "drop") -> pd.DataFrame:
@@ -147,8 +139,7 @@ def load_semeval(paths: Sequence[Path], neutral: NeutralPolicy = "drop") -> pd.D
     )
     frame.attrs.update(
         {
-            NEUTRAL_ATTR: neutral_rows if neutral == "drop" else 0,
-            NEUTRAL_KEPT_ATTR: neutral_rows if neutral == "positive" else 0,
+            **neutral_counts(neutral_rows, neutral),
             DUPLICATES_ATTR: duplicates,
             CONFLICTS_ATTR: conflicts,
         }
