@@ -72,8 +72,10 @@ COMMON_WORDS = frozenset(
     ).split()
 )
 
-_EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_MENTION_RE = re.compile(r"(?<![\w@])@\w+")  # as shared.normalise
+# Unicode-aware: "josé@correo.es", "john@例え.jp" and the full-width "＠" are addresses too.
+_EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+[@＠](?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)+")
+# Twitter reads "＠name" and "@@name" as mentions: mask every run of at signs with its handle.
+_MENTION_RE = re.compile(r"(?<!\w)[@＠]+\w+")
 _DIGIT_RE = re.compile(r"\d")
 _CARD_RE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
 _VERY_LONG_NUMBER_RE = re.compile(r"(?<![\d])\d(?:[ -]?\d){15,}(?![\d])")
@@ -98,10 +100,10 @@ def mask_personal_data(text: str) -> str:
 
 def mask_once(text: str) -> str:
     """One pass of every rule, in an order where no rule eats another's match."""
-    if "@" in text:
+    if "@" in text or "＠" in text:
         text = _EMAIL_RE.sub(EMAIL, text)  # before URLs: the domain looks like one
     text = mask_urls(text)
-    if "@" in text:
+    if "@" in text or "＠" in text:
         text = _MENTION_RE.sub(MENTION, text)
     if _DIGIT_RE.search(text):
         text = mask_numbers(text)

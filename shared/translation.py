@@ -258,10 +258,12 @@ class Translator:
         budget = self.timeout if budget is None else budget
         pending = self._start(pairs, budget)
         waiting = [asyncio.wrap_future(item) for item in pending if isinstance(item, Future)]
+        for future in waiting:
+            # `_finish` reads each outcome from the concurrent future, never from this wrapper:
+            # without this, asyncio logs every failed translation as "never retrieved".
+            future.add_done_callback(ignore_outcome)
         if waiting:
-            _, late = await asyncio.wait(waiting, timeout=budget)
-            for future in late:  # ends after we stopped waiting: its error is not news
-                future.add_done_callback(ignore_outcome)
+            await asyncio.wait(waiting, timeout=budget)
         return self._finish(pairs, pending)
 
     def _start(self, pairs: Sequence[tuple[str, str]], budget: float) -> list[Pending]:
@@ -325,7 +327,7 @@ def outcome_error(future: Future) -> BaseException | None:
 
 
 def ignore_outcome(future: asyncio.Future) -> None:
-    """Retrieve a late future's outcome so asyncio does not log it as never retrieved."""
+    """Retrieve a wrapper's outcome so asyncio does not log it as never retrieved."""
     if not future.cancelled():
         future.exception()
 

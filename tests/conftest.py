@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,18 @@ import pytest
 from tests.utils.bundles import build_tiny_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_state_outside_the_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Settings the tests leave at their defaults would write the feedback token key and the
+    local prediction events into the working tree's .local: send them to a scratch folder.
+    Explicit Settings(...) arguments still win over these environment values."""
+    scratch = tmp_path_factory.mktemp("local-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FEEDBACK_TOKEN_KEY_PATH", str(scratch / "feedback-token.key"))
+        patch.setenv("PREDICTION_EVENTS_PATH", str(scratch / "predictions.sqlite3"))
+        yield
 
 
 @pytest.fixture(scope="session")

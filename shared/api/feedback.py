@@ -144,7 +144,7 @@ async def limit_feedback(request: Request, settings: SettingsDep, _: ApiKeyDep) 
     limiter = getattr(state, "feedback_limiter", None)
     if limiter is None:
         limiter = state.feedback_limiter = HourlyLimiter(settings.FEEDBACK_MAX_PER_HOUR)
-    wait = limiter.acquire(caller_of(request))
+    wait = limiter.acquire(caller_of(request, keyed=settings.AUTH_MODE == "api_key"))
     if wait > 0:
         raise ApiError(
             429,

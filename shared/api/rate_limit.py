@@ -63,9 +63,11 @@ class HourlyLimiter:
             return (1.0 - bucket.tokens) / self.rate
 
 
-def caller_of(request: Request) -> str:
-    """Who is asking: a hash of the API key (never the key itself), else the client address."""
-    key = request.headers.get(API_KEY_HEADER)
+def caller_of(request: Request, *, keyed: bool) -> str:
+    """Who is asking: a hash of the API key (never the key itself) when keys are checked
+    (`keyed`: a wrong key never gets this far), else the client address: with an open API, a
+    made-up key per request would otherwise be a fresh allowance per request."""
+    key = request.headers.get(API_KEY_HEADER) if keyed else None
     if key:
         return "key:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
     client = request.client

@@ -162,6 +162,21 @@ def test_rollback_without_history(run) -> None:
     assert_one_error_line(run("rollback"), "no previous champion")
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("FEEDBACK_MAX_PER_HOUR", "abc", "FEEDBACK_MAX_PER_HOUR: Input should be a valid integer"),
+        ("AUTH_MODE", "bogus", "AUTH_MODE: Input should be 'none' or 'api_key'"),
+    ],
+)
+def test_a_bad_setting_is_named_with_its_rule(
+    variable: str, value: str, fragment: str, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not pydantic's first line ("1 validation error for Settings"): which and why."""
+    monkeypatch.setenv(variable, value)
+    assert_one_error_line(run("harvest"), fragment)
+
+
 def test_retrain_without_a_champion(run, workspace: Path) -> None:
     source = write_corpus_csv(workspace / "corpus.csv", make_corpus(200, seed=4))
     result = run("retrain", "--data", source, "--work-dir", "work")

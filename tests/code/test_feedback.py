@@ -524,14 +524,30 @@ def test_feedback_is_capped_per_caller_per_hour(
     with open_client(settings, sink) as client:
         predictions = [predict(client, f"{NEGATIVE} {i}") for i in range(5)]
         answers = [client.post("/api/feedback", json=feedback_body(p)) for p in predictions[:4]]
-        other = client.post(
+        made_up = client.post(
             "/api/feedback", json=feedback_body(predictions[4]), headers={"x-api-key": "other"}
         )
     assert [a.status_code for a in answers] == [202, 202, 202, 429]
     assert answers[3].json()["error"]["code"] == "too_many_feedback_requests"
     assert 1 <= int(answers[3].headers["retry-after"]) <= 1200
-    assert other.status_code == 202  # another caller has its own allowance
-    assert len(stored_events(sink)) == 4
+    # With an open API keys are not checked: a made-up key is no new allowance.
+    assert made_up.status_code == 429
+    assert len(stored_events(sink)) == 3
+
+
+def test_caller_is_the_key_only_when_keys_are_checked() -> None:
+    from starlette.requests import Request
+
+    from shared.api.rate_limit import caller_of
+
+    def request(key: str) -> Request:
+        headers = [(b"x-api-key", key.encode())]
+        return Request({"type": "http", "headers": headers, "client": ("10.0.0.1", 1)})
+
+    key = "sk-live-0123456789"
+    assert caller_of(request(key), keyed=False) == caller_of(request("b"), keyed=False)
+    assert caller_of(request(key), keyed=True) != caller_of(request("b"), keyed=True)
+    assert key not in caller_of(request(key), keyed=True)  # a hash, never the key
 
 
 def test_without_a_usable_key_predict_answers_and_feedback_is_503(

@@ -63,6 +63,10 @@ def test_every_piece_of_personal_data_is_masked() -> None:
         ("my name's Ana", f"my name's {NAME}"),
         ("this is Sarah Connor from Boston", f"this is {NAME} from Boston"),
         ("@Delta_Assist hello", f"{MENTION} hello"),
+        ("thanks @@JohnDoe", f"thanks {MENTION}"),  # Twitter reads these as mentions too
+        ("and ＠JohnDoe", f"and {MENTION}"),  # the full-width at sign
+        ("john.doe@例え.jp wrote", f"{EMAIL} wrote"),  # a domain that is not ASCII
+        ("josé@correo.es", f"{EMAIL}"),
         ("see www.example.com/x?y=1", f"see {URL}"),
         ("card 4111 1111 1111 1112", f"card {NUMBER}"),  # fails Luhn: a number, kept whole
     ],

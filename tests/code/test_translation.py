@@ -259,3 +259,23 @@ def test_make_translator_follows_the_settings(stub: TranslatorStub) -> None:
     assert (translator.enabled, translator.timeout, translator.base_url) == (True, 0.5, stub.url)
     assert translator.translate("vol annulé", "fr").text == "flight cancelled"
     assert not make_translator(Settings(TRANSLATION_ENABLED=False)).enabled
+
+
+def test_a_failed_async_translation_logs_no_unretrieved_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The answer says "error: …"; asyncio must not also log a 40-line traceback."""
+    import asyncio
+    import gc
+
+    from shared.translation import Translator
+
+    from tests.utils.processes import free_port
+
+    # Nothing listens there: every call fails at once with a connection error.
+    translator = Translator(enabled=True, base_url=f"http://127.0.0.1:{free_port()}/m")
+    with caplog.at_level("ERROR", logger="asyncio"):
+        (result,) = asyncio.run(translator.translate_many_async([("bonjour le monde", "fr")], 1.0))
+        gc.collect()
+    assert not result.translated
+    assert "never retrieved" not in caplog.text

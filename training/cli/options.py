@@ -125,5 +125,13 @@ def latest_bundle(bundle_root: Path) -> Path:
 
 
 def one_line(exc: BaseException) -> str:
+    """The first line of an error, or for a settings error every bad setting and its rule
+    ("FEEDBACK_MAX_PER_HOUR: Input should be a valid integer"): pydantic's own first line only
+    says "1 validation error for Settings"."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        rules = [f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()]
+        return f"invalid {exc.title}: " + "; ".join(rules)[:300]
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0][:300] if lines else type(exc).__name__
