@@ -255,7 +255,11 @@ def test_make_feedback_sink_follows_the_backend_setting(tmp_path: Path) -> None:
     azure = Settings(
         FEEDBACK_BACKEND="appinsights", APPLICATIONINSIGHTS_CONNECTION_STRING=connection
     )
-    assert isinstance(make_feedback_sink(azure), AppInsightsFeedbackSink)
+    sink = make_feedback_sink(azure)
+    try:
+        assert isinstance(sink, AppInsightsFeedbackSink)
+    finally:
+        sink.close()  # nothing is exported; an open exporter would retry port 9 at exit
 
 
 # --- tokens ------------------------------------------------------------------------------------
