@@ -269,7 +269,6 @@ def test_a_failed_async_translation_logs_no_unretrieved_exception(
     import gc
 
     from shared.translation import Translator
-
     from tests.utils.processes import free_port
 
     # Nothing listens there: every call fails at once with a connection error.
