@@ -21,6 +21,9 @@ def local_state_outside_the_tree(tmp_path_factory: pytest.TempPathFactory) -> It
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FEEDBACK_TOKEN_KEY_PATH", str(scratch / "feedback-token.key"))
         patch.setenv("PREDICTION_EVENTS_PATH", str(scratch / "predictions.sqlite3"))
+        # The Azure Monitor exporters' own usage metrics (statsbeat) would call home, and retry
+        # the tests' dead endpoints at interpreter exit: no test needs them.
+        patch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
         yield
 
 
