@@ -144,12 +144,8 @@ class Predictor:
         self, text: str, limit: int = EXPLANATION_TERMS, language: str | None = "en"
     ) -> list[Term]:
         """The terms of this tweet with the largest weight magnitude in the model."""
-        terms = self.explain_normalised(normalise_text(text, self.options, language), limit)
-        return self.trace_sources(text, terms, language)
-
-    def explain_normalised(self, normalised: str, limit: int = EXPLANATION_TERMS) -> list[Term]:
-        """`explain` for a text already normalised; only the kept terms become `Term`s."""
-        return self.weigh_terms(extract_terms(normalised), limit)
+        terms = extract_terms(normalise_text(text, self.options, language))
+        return self.trace_sources(text, self.weigh_terms(terms, limit), language)
 
     def weigh_terms(self, terms: list[str], limit: int) -> list[Term]:
         """The `limit` terms of the model's vocabulary with the largest weight magnitude."""
