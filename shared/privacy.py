@@ -8,7 +8,7 @@ sensible token: `@user` → `<mention>`, `http://url` → `<url>`, the others �
 
 - e-mail address, whole (`local@domain.tld`) → `<emailaddress>`
 - URL (the normaliser's own URL pattern) → `http://url`
-- user name (`@handle`, the normaliser's mention pattern) → `@user`
+- user name (`@handle`, also `＠handle` and `@@handle`, which Twitter reads as mentions) → `@user`
 - payment card: 13–19 digits, spaces/dashes allowed, passing the Luhn check → `<cardnumber>`
 - phone number: `phonenumbers.PhoneNumberMatcher`, regions US and GB, leniency POSSIBLE (so `+`
   numbers of any country too), 7+ digits → `<phonenumber>`
@@ -175,10 +175,11 @@ def replace_booking(match: re.Match[str]) -> str:
 
 @cache
 def vader_words() -> frozenset[str]:
-    """Words VADER scores: masking one of them would change what the model reads."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    """Words VADER scores: masking one of them would change what the model reads. The feature
+    path's own lexicon (cached, lowercase keys): loading a second analyzer cost ~50 ms."""
+    from shared.lexicons.vader import read_word_lexicon
 
-    return frozenset(SentimentIntensityAnalyzer().lexicon)
+    return frozenset(read_word_lexicon())
 
 
 def is_name_like(word: str | None) -> bool:
