@@ -108,7 +108,7 @@ def verify_bundle_serves(bundle_dir: Path, probe: str = PROBE_TEXT) -> Manifest:
     before it moves the champion pointer. Raises BundleError (one line) on any failure; costs
     one onnxruntime session (~0.1 s for the shipped model).
     """
-    manifest = verify_bundle(bundle_dir)
+    manifest = read_manifest(bundle_dir)  # for the messages; Predictor runs verify_bundle itself
     from shared.inference import Predictor  # onnxruntime: only when a bundle is checked
 
     try:
