@@ -167,8 +167,13 @@ def unavailable() -> ApiError:
     )
 
 
-def verify_feedback(body: FeedbackRequest, signer: FeedbackSigner | None) -> TokenClaims:
-    """The token's claims when they bind this very feedback; 403 (or 503: no key) otherwise."""
+def verify_feedback(
+    body: FeedbackRequest, signer: FeedbackSigner | None, masked_sha256: str
+) -> TokenClaims:
+    """The token's claims when they bind this very feedback; 403 (or 503: no key) otherwise.
+
+    `masked_sha256`: the sha256 of `body.text` once masked, as the event stores it.
+    """
     if signer is None:
         raise ApiError(503, "feedback_not_configured", "feedback tokens are not configured")
     try:
@@ -181,7 +186,7 @@ def verify_feedback(body: FeedbackRequest, signer: FeedbackSigner | None) -> Tok
         ("predicted_label", body.predicted_label, claims.label),
         ("model_version", body.model_version or claims.model_version, claims.model_version),
         ("language", body.language or claims.language, claims.language),
-        ("text", text_sha256(mask_personal_data(body.text)), claims.text_sha256),
+        ("text", masked_sha256, claims.text_sha256),
     ):
         if sent != bound:
             message = f"{name} is not what predict returned with this feedback_token"
@@ -214,14 +219,15 @@ def post_feedback(
     body: FeedbackRequest, _: LimitDep, signer: FeedbackSignerDep, sink: FeedbackSinkDep
 ) -> FeedbackPublic:
     """Record feedback on a prediction this API made; the weekly harvest makes it training data."""
-    claims = verify_feedback(body, signer)
+    masked = mask_personal_data(body.text)  # once: the token binds it, the event stores it
+    claims = verify_feedback(body, signer, text_sha256(masked))
     event = build_event(
         prediction_id=claims.prediction_id,
         predicted_label=claims.label,
         correct_label=body.correct_label,
         model_version=claims.model_version,
         language=claims.language,
-        text=body.text,
+        text=masked,
         kind=body.kind,
     )
     try:
