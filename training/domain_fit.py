@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from shared.bundle import INPUT_TEXT, INPUT_VADER
 from shared.features import NGRAM_RANGE, TOKEN_PATTERN
@@ -108,7 +107,8 @@ def cv_probabilities(
             x = sparse.vstack([base_x[sample], fb_x[fit_rows]]).tocsr()
             y = np.concatenate([base_y[sample], fb_y[fit_rows]])
             w = np.concatenate([np.full(len(sample), scale), np.full(fit_rows.sum(), weight)])
-            model = LogisticRegression(C=c, max_iter=2000, solver="liblinear").fit(x, y, w)
+            # The production classifier's settings, as train.score_fold takes them.
+            model = train.build_pipeline("tfidf_lr_vader", c=c).named_steps["clf"].fit(x, y, w)
             if (~fit_rows).any():
                 oof[~fit_rows] = model.predict_proba(fb_x[~fit_rows])[:, 1]
             val += model.predict_proba(val_x)[:, 1] / config.folds
