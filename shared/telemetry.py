@@ -83,11 +83,11 @@ def configure_telemetry(settings: Settings) -> str:
 
     install_log_redaction()  # log records reach App Insights whichever way spans go
     exporter = settings.TELEMETRY_EXPORTER
-    if exporter == "none" and not tracing_already_configured():
-        mode = "none"
-    elif tracing_already_configured():
+    if tracing_already_configured():
         mode = "existing"
         add_redaction(trace.get_tracer_provider())
+    elif exporter == "none":
+        mode = "none"
     elif exporter == "console":
         mode = configure_console()
     else:
