@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.bundle import (
+    INPUT_TEXT,
     LABEL_NAMES,
     MODEL_FILE,
     OUTPUT_PROBABILITIES,
@@ -98,9 +99,18 @@ class Predictor:
         """
         if not texts:
             return np.empty(0)
-        feeds = build_model_inputs(texts, self.options, normalised, languages or "en")
+        return self.score_inputs(
+            build_model_inputs(texts, self.options, normalised, languages or "en")
+        )
+
+    def score_inputs(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """P(negative) for model inputs already built (`build_model_inputs` with this bundle's
+        options), float64 [N]: two bundles with the same options can share one featurisation."""
+        rows = len(feeds[INPUT_TEXT])
+        if not rows:
+            return np.empty(0)
         chunks = []
-        for start in range(0, len(texts), MAX_ROWS_PER_RUN):
+        for start in range(0, rows, MAX_ROWS_PER_RUN):
             part = {
                 name: values[start : start + MAX_ROWS_PER_RUN] for name, values in feeds.items()
             }

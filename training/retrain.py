@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from shared.bundle import INPUT_TEXT, INPUT_VADER, BundleError, Manifest, read_manifest
+from shared.features import build_model_inputs
 from shared.inference import Predictor
 from shared.model_store import ModelStore
 from shared.normalise import NormaliserOptions
@@ -114,18 +115,26 @@ def featurise_feedback(rows: pd.DataFrame, options: NormaliserOptions) -> pd.Dat
     return features.assign(text_key=rows["text_key"].to_numpy(), kind=rows["kind"].to_numpy())
 
 
-def score_bundle(bundle_dir: Path, sets: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-    """P(negative) of one bundle on every set, through onnxruntime as serving runs it."""
-    predictor = Predictor(bundle_dir)
-    return {
-        name: predictor.negative_probabilities(frame["text"].tolist())
-        for name, frame in sets.items()
-        if len(frame)
-    }
-
-
-def bundle_threshold(bundle_dir: Path) -> float:
-    return Predictor(bundle_dir).manifest.threshold
+def score_bundles(
+    predictors: tuple[Predictor, Predictor], sets: dict[str, pd.DataFrame]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """P(negative) of both bundles on every set, through onnxruntime as serving runs it. The
+    challenger is exported with the champion's normaliser options, so each set is normalised
+    and scored by VADER once for both (separately should the options ever differ)."""
+    shared_inputs = predictors[0].options == predictors[1].options
+    scores: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] = ({}, {})
+    for name, frame in sets.items():
+        if not len(frame):
+            continue
+        texts = frame["text"].tolist()
+        feeds = build_model_inputs(texts, predictors[0].options) if shared_inputs else None
+        for predictor, into in zip(predictors, scores, strict=True):
+            into[name] = (
+                predictor.score_inputs(feeds)
+                if feeds is not None
+                else predictor.negative_probabilities(texts)
+            )
+    return scores
 
 
 def set_metrics(
@@ -305,8 +314,10 @@ def compare(
     """Score (champion, challenger) bundles on the same sets; fill the report's figures and
     verdict."""
     with progress("scoring champion and challenger on the same tweets"):
-        champion = (score_bundle(bundles[0], sets), bundle_threshold(bundles[0]))
-        challenger = (score_bundle(bundles[1], sets), choice.threshold)
+        predictors = (Predictor(bundles[0]), Predictor(bundles[1]))
+        champion_scores, challenger_scores = score_bundles(predictors, sets)
+        champion = (champion_scores, predictors[0].manifest.threshold)
+        challenger = (challenger_scores, choice.threshold)
     report.challenger = bundles[1].name
     report.choice = asdict(choice)
     report.metrics = {

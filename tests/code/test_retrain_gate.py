@@ -368,3 +368,18 @@ def test_the_test_split_is_not_a_guard_for_a_champion_of_another_corpus(
     report, _ = retrain.retrain(store, airline_feedback(), other, tmp_path / "out", config)
     assert "test" not in report.gate["frozen"]
     assert "test split left out" in report.reasons[-1]
+
+
+def test_both_bundles_are_scored_as_each_alone_would_be(tiny_bundle: Path) -> None:
+    """One featurisation serves champion and challenger: the numbers are each one's own."""
+    from shared.inference import Predictor
+    from training.retrain import score_bundles
+
+    texts = ["my flight is delayed again", "great crew, thank you", "@someone"]
+    sets = {"a": pd.DataFrame({"text": texts}), "empty": pd.DataFrame({"text": []})}
+    predictors = (Predictor(tiny_bundle), Predictor(tiny_bundle))
+    first, second = score_bundles(predictors, sets)
+    alone = predictors[0].negative_probabilities(texts)
+    assert np.array_equal(first["a"], alone)
+    assert np.array_equal(second["a"], alone)
+    assert "empty" not in first
