@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from shared.feedback.index import (
+    WRITE_ATTEMPTS,
     consume_partition,
     iter_feedback,
     load_partition,
@@ -40,7 +41,6 @@ __all__ = [
 
 WATERMARK_NAME = "state/watermark.json"
 CONSUMED_NAME = "state/consumed.json"
-WRITE_ATTEMPTS = 5
 
 
 def load_watermark(store: ObjectStore) -> tuple[Watermark, str | None]:
