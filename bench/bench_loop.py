@@ -273,6 +273,7 @@ def train_champion(recipe_bundle: Path, work_dir: Path, dest: Path) -> Path:
     from shared.normalise import NormaliserOptions
     from training import export, train
     from training.pipeline import featurise, load_prepared, make_version
+    from training.retrain import recipe_of
 
     manifest = read_manifest(recipe_bundle)
     extra = manifest.extra
@@ -280,11 +281,11 @@ def train_champion(recipe_bundle: Path, work_dir: Path, dest: Path) -> Path:
     frames, data_report = load_prepared(work_dir)
     features = featurise({n: frames[n] for n in ("train", "val")}, options)
     inputs = [INPUT_TEXT, *INPUT_VADER]
-    c, min_df = float(extra.get("params", {}).get("C", 2.0)), int(extra.get("min_df", 5))
-    pipeline = train.build_pipeline(extra.get("kind", "tfidf_lr_vader"), c=c, min_df=min_df)
+    recipe = recipe_of(manifest)  # the same reading of the manifest as the retrain's
+    pipeline = train.build_pipeline(recipe["kind"], c=recipe["C"], min_df=recipe["min_df"])
     pipeline.fit(features["train"][inputs], features["train"]["label"].to_numpy())
     val = features["val"]
-    floor = float(extra.get("precision_floor", train.TrainConfig().precision_floor))
+    floor = recipe["precision_floor"]
     probabilities = pipeline.predict_proba(val[inputs])[:, 1]
     threshold = train.tune_threshold(val["label"].to_numpy(), probabilities, floor)
     version = make_version(data_report["fingerprint"])
